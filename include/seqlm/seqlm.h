@@ -1,0 +1,20 @@
+/* seqlm/seqlm.h - the whole public API of libseqlm. Include this one header.
+ *
+ *   error.h  status codes and the error record
+ *   rng.h    the seeded random number generator
+ *   text.h   streaming line reader, UTF-8, tokenisation (word / char / byte)
+ *   vocab.h  vocabulary: tokens <-> ids, counts, text file form
+ *   ngram.h  n-gram models: estimate, ARPA/binary files, query, evaluate, sample
+ */
+#ifndef SEQLM_SEQLM_H
+#define SEQLM_SEQLM_H
+
+#include "seqlm/error.h"
+#include "seqlm/ngram.h"
+#include "seqlm/rng.h"
+#include "seqlm/text.h"
+#include "seqlm/vocab.h"
+
+#define SEQLM_VERSION "0.1.0"
+
+#endif

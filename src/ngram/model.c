@@ -1,0 +1,250 @@
+/* model.c - n-gram model storage: allocation, the hash index, and the backoff query.
+ * Estimation (estimate.c), file formats (arpa_*.c, binary.c), evaluation (eval.c) and sampling
+ * (sample.c) live elsewhere and share the layout in model.h. */
+#include "ngram/model.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <stdio.h>
+#include <sys/mman.h>
+
+static const char *smoothing_names[] = {"mle", "add", "katz", "wb", "kn", "mkn"};
+
+const char *seqlm_smoothing_name(seqlm_smoothing s) {
+    return (unsigned)s < 6 ? smoothing_names[s] : "?";
+}
+
+int seqlm_smoothing_parse(const char *name, seqlm_smoothing *s) {
+    for (int i = 0; i < 6; i++)
+        if (strcmp(name, smoothing_names[i]) == 0) {
+            *s = (seqlm_smoothing)i;
+            return 0;
+        }
+    return -1;
+}
+
+seqlm_ngram_options seqlm_ngram_default_options(void) {
+    seqlm_ngram_options o;
+    memset(&o, 0, sizeof o);
+    o.order = 3;
+    o.smoothing = SEQLM_SMOOTH_MKN;
+    o.delta = 1.0;
+    o.unit = SEQLM_UNIT_WORD;
+    o.min_count = 1;
+    return o;
+}
+
+uint64_t ngram_slots_for(uint64_t count) {
+    uint64_t n = 16;
+    while (n * 2 < count * 3) n *= 2;
+    return n;
+}
+
+seqlm_ngram_model *ngram_model_new(int order, seqlm_unit unit, seqlm_vocab *vocab) {
+    seqlm_ngram_model *lm = calloc(1, sizeof *lm);
+    if (!lm) return NULL;
+    lm->order = order;
+    lm->unit = unit;
+    lm->vocab = vocab;
+    return lm;
+}
+
+static size_t align8(size_t x) {
+    return (x + 7) & ~(size_t)7;
+}
+
+seqlm_status ngram_model_alloc(seqlm_ngram_model *lm, seqlm_error *err) {
+    size_t total = 0;
+    for (int n = 1; n <= lm->order; n++) {
+        ngram_level *lv = &lm->level[n - 1];
+        lv->nslots = n == 1 ? 0 : ngram_slots_for(lv->count);
+        if (n > 1) total += align8(lv->count * (size_t)n * sizeof(uint32_t));
+        total += 2 * align8(lv->count * sizeof(float));
+        if (n < lm->order) total += align8((lv->count + 1) * sizeof(uint32_t));
+        total += lv->nslots * (sizeof(uint64_t) + sizeof(uint32_t)) + 8;
+    }
+    char *p = malloc(total ? total : 1);
+    if (!p) return seqlm_error_set(err, SEQLM_ERR_NOMEM, "out of memory for the model (%zu MiB)",
+                                   total >> 20);
+    free(lm->block);
+    lm->block = p;
+    for (int n = 1; n <= lm->order; n++) {
+        ngram_level *lv = &lm->level[n - 1];
+        if (n > 1) {
+            lv->words = (uint32_t *)p;
+            p += align8(lv->count * (size_t)n * sizeof(uint32_t));
+        } else {
+            lv->words = NULL;
+        }
+        lv->prob = (float *)p;
+        p += align8(lv->count * sizeof(float));
+        lv->backoff = (float *)p;
+        p += align8(lv->count * sizeof(float));
+        if (n < lm->order) {
+            lv->child = (uint32_t *)p;
+            memset(p, 0, (lv->count + 1) * sizeof(uint32_t));
+            p += align8((lv->count + 1) * sizeof(uint32_t));
+        } else {
+            lv->child = NULL;
+        }
+        lv->keys = (uint64_t *)p;
+        memset(p, 0, lv->nslots * sizeof(uint64_t));
+        p += lv->nslots * sizeof(uint64_t);
+        lv->index = (uint32_t *)p;
+        p += align8(lv->nslots * sizeof(uint32_t));
+    }
+    return SEQLM_OK;
+}
+
+/* -1, 0, 1 as a < b for two n-grams of n words. */
+static int compare_words(const uint32_t *a, const uint32_t *b, int n) {
+    for (int i = 0; i < n; i++)
+        if (a[i] != b[i]) return a[i] < b[i] ? -1 : 1;
+    return 0;
+}
+
+static void describe(const seqlm_ngram_model *lm, const uint32_t *w, int n, char *buf, size_t cap) {
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < n && used + 2 < cap; i++) {
+        const char *s = seqlm_vocab_word(lm->vocab, w[i]);
+        int k = snprintf(buf + used, cap - used, "%s%s", i ? " " : "", s ? s : "?");
+        if (k < 0) break;
+        used += (size_t)k;
+    }
+}
+
+seqlm_status ngram_model_index(seqlm_ngram_model *lm, seqlm_error *err) {
+    for (int n = 2; n <= lm->order; n++) {
+        ngram_level *lv = &lm->level[n - 1];
+        uint64_t mask = lv->nslots - 1;
+        memset(lv->keys, 0, lv->nslots * sizeof(uint64_t));
+        for (uint64_t i = 0; i < lv->count; i++) {
+            const uint32_t *w = lv->words + i * (size_t)n;
+            if (i > 0 && compare_words(w - n, w, n) >= 0) {
+                char what[256];
+                describe(lm, w, n, what, sizeof what);
+                return seqlm_error_set(err, SEQLM_ERR_FORMAT, "%d-gram \"%s\" %s", n, what,
+                                       compare_words(w - n, w, n) == 0 ? "appears twice"
+                                                                       : "is out of order");
+            }
+            uint64_t key = ngram_key(w, n), s = key & mask;
+            while (lv->keys[s]) {
+                if (lv->keys[s] == key) {
+                    char what[256];
+                    describe(lm, w, n, what, sizeof what);
+                    return seqlm_error_set(err, SEQLM_ERR_FORMAT,
+                                           "%d-gram \"%s\": hash collision (please report)", n,
+                                           what);
+                }
+                s = (s + 1) & mask;
+            }
+            lv->keys[s] = key;
+            lv->index[s] = (uint32_t)i;
+        }
+    }
+    /* Successor ranges: the (n+1)-grams are sorted, so those extending n-gram i form one run. */
+    for (int n = 1; n < lm->order; n++) {
+        ngram_level *lv = &lm->level[n - 1], *up = &lm->level[n];
+        uint64_t j = 0;
+        for (uint64_t i = 0; i < lv->count; i++) {
+            lv->child[i] = (uint32_t)j;
+            while (j < up->count) {
+                const uint32_t *u = up->words + j * (size_t)(n + 1);
+                int c = n == 1 ? (u[0] < i ? -1 : u[0] > i) : compare_words(u, lv->words + i * (size_t)n, n);
+                if (c > 0) break;
+                if (c < 0) {
+                    char what[256];
+                    describe(lm, u, n + 1, what, sizeof what);
+                    return seqlm_error_set(err, SEQLM_ERR_FORMAT,
+                                           "%d-gram \"%s\" has no %d-gram for its first %d words",
+                                           n + 1, what, n, n);
+                }
+                j++;
+            }
+        }
+        lv->child[lv->count] = (uint32_t)j;
+        if (j != up->count) {
+            char what[256];
+            describe(lm, up->words + j * (size_t)(n + 1), n + 1, what, sizeof what);
+            return seqlm_error_set(err, SEQLM_ERR_FORMAT,
+                                   "%d-gram \"%s\" has no %d-gram for its first %d words", n + 1,
+                                   what, n, n);
+        }
+    }
+    return SEQLM_OK;
+}
+
+void seqlm_ngram_free(seqlm_ngram_model *lm) {
+    if (!lm) return;
+    seqlm_vocab_free(lm->vocab);
+    free(lm->block);
+    if (lm->map) munmap(lm->map, lm->map_len);
+    free(lm);
+}
+
+int seqlm_ngram_order(const seqlm_ngram_model *lm) {
+    return lm->order;
+}
+seqlm_unit seqlm_ngram_unit(const seqlm_ngram_model *lm) {
+    return lm->unit;
+}
+uint64_t seqlm_ngram_count(const seqlm_ngram_model *lm, int n) {
+    return n >= 1 && n <= lm->order ? lm->level[n - 1].count : 0;
+}
+const seqlm_vocab *seqlm_ngram_vocab(const seqlm_ngram_model *lm) {
+    return lm->vocab;
+}
+uint32_t seqlm_ngram_word(const seqlm_ngram_model *lm, const char *token) {
+    return seqlm_vocab_lookup(lm->vocab, token);
+}
+
+void seqlm_ngram_null(const seqlm_ngram_model *lm, seqlm_ngram_state *state) {
+    (void)lm;
+    memset(state, 0, sizeof *state);
+}
+
+void seqlm_ngram_begin(const seqlm_ngram_model *lm, seqlm_ngram_state *state) {
+    memset(state, 0, sizeof *state);
+    if (lm->order < 2) return;
+    state->length = 1;
+    state->words[0] = SEQLM_BOS;
+    state->backoff[0] = lm->level[0].backoff[SEQLM_BOS];
+    state->entry[0] = SEQLM_BOS;
+}
+
+/* Backoff semantics: find the longest n-gram "context-suffix w" in the model; its probability
+ * times the backoff weights of every longer context suffix that the state holds:
+ *   log p(w | h_m..h_1) = log p(w | h_k..h_1) + sum_{j=k+1..m} log bo(h_j..h_1),
+ * where k+1 is the matched order. The new state is the matched n-gram (truncated to order-1
+ * words): its shorter suffixes are all in the model, so their backoffs are known here. */
+float seqlm_ngram_score(const seqlm_ngram_model *lm, const seqlm_ngram_state *in, uint32_t word,
+                        seqlm_ngram_state *out, int *matched) {
+    const ngram_level *uni = &lm->level[0];
+    if (word >= uni->count) word = SEQLM_UNK;
+    float p = uni->prob[word];
+    int got = 1; /* order of the longest match */
+    seqlm_ngram_state next;
+    next.words[0] = word;
+    next.backoff[0] = uni->backoff[word];
+    next.entry[0] = word;
+    uint64_t key = ngram_key1(word);
+    for (int j = 0; j < in->length && j + 2 <= lm->order; j++) {
+        const ngram_level *lv = &lm->level[j + 1];
+        key = ngram_key_extend(key, in->words[j]);
+        int64_t idx = ngram_find(lv, key);
+        if (idx < 0) break;
+        p = lv->prob[idx];
+        got = j + 2;
+        next.words[j + 1] = in->words[j];
+        next.backoff[j + 1] = lv->backoff[idx];
+        next.entry[j + 1] = (uint32_t)idx;
+    }
+    for (int j = got - 1; j < in->length; j++) p += in->backoff[j];
+    next.length = got < lm->order ? got : lm->order - 1;
+    /* An n-gram that is never a context (e.g. ending in <unk>) gives the next word nothing. */
+    if (word == SEQLM_UNK && got == 1 && uni->backoff[word] == 0.0f) next.length = 0;
+    if (matched) *matched = got;
+    *out = next;
+    return p;
+}

@@ -1,0 +1,70 @@
+/* testutil.c - see testutil.h. */
+#include "testutil.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static char bufs[8][4096];
+static int next_buf;
+
+static char *buf(void) {
+    next_buf = (next_buf + 1) % 8;
+    return bufs[next_buf];
+}
+
+const char *test_data(const char *name) {
+    char *b = buf();
+    snprintf(b, 4096, "%s/%s", SEQLM_TEST_DATA, name);
+    return b;
+}
+
+const char *shared_data(const char *name) {
+    char *b = buf();
+    snprintf(b, 4096, "%s/%s", SEQLM_SHARED_DATA, name);
+    return b;
+}
+
+const char *repo_data(const char *name) {
+    char *b = buf();
+    snprintf(b, 4096, "%s/%s", SEQLM_REPO_DATA, name);
+    return b;
+}
+
+int have_shared(const char *name) {
+    struct stat st;
+    if (stat(shared_data(name), &st) == 0) return 1;
+    printf("SKIP: %s not found (../shared/data is not beside the repository)\n", shared_data(name));
+    return 0;
+}
+
+const char *tmp_path(const char *name) {
+    static char dir[256];
+    if (!dir[0]) {
+        const char *base = getenv("TMPDIR");
+        snprintf(dir, sizeof dir, "%s/seqlm-test-XXXXXX", base ? base : "/tmp");
+        if (!mkdtemp(dir)) {
+            perror("mkdtemp");
+            abort();
+        }
+    }
+    char *b = buf();
+    snprintf(b, 4096, "%s/%s", dir, name);
+    return b;
+}
+
+const char *write_tmp(const char *name, const void *data, size_t len) {
+    const char *path = tmp_path(name);
+    FILE *f = fopen(path, "wb");
+    if (!f || fwrite(data, 1, len, f) != len || fclose(f) != 0) {
+        perror(path);
+        abort();
+    }
+    return path;
+}
+
+const char *write_tmp_str(const char *name, const char *text) {
+    return write_tmp(name, text, strlen(text));
+}

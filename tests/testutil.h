@@ -1,0 +1,24 @@
+/* testutil.h - helpers shared by the cmocka tests: data paths, temporary files, skipping. */
+#ifndef SEQLM_TESTUTIL_H
+#define SEQLM_TESTUTIL_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+/* Path of a file under tests/data (SEQLM_TEST_DATA), ../shared/data or data/ (static buffer). */
+const char *test_data(const char *name);
+const char *shared_data(const char *name);
+const char *repo_data(const char *name);
+/* 1 if ../shared/data/<name> exists; otherwise prints "SKIP: <why>" and returns 0. */
+int have_shared(const char *name);
+/* A fresh temporary directory for this process (created once) and a path inside it. */
+const char *tmp_path(const char *name);
+/* Writes len bytes to a file in the temporary directory and returns its path. */
+const char *write_tmp(const char *name, const void *data, size_t len);
+const char *write_tmp_str(const char *name, const char *text);
+
+#endif
