@@ -1,1 +1,35 @@
-int main(void) { return 0; }
+/* main.c - the seqlm command line: dispatches `seqlm <command> ...` to cmd_<command>.c. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const char usage[] =
+    "usage: seqlm <command> [options]\n"
+    "\n"
+    "n-gram language models:\n"
+    "  ngram train    estimate an n-gram model (mkn, kn, wb, katz, add, mle) -> ARPA or binary\n"
+    "  ngram eval     perplexity of a text file, as KenLM's query reports it\n"
+    "  ngram sample   generate sentences from <s> until </s>\n"
+    "  ngram convert  ARPA <-> binary\n"
+    "\n"
+    "text:\n"
+    "  vocab          count the tokens of a corpus and write a vocabulary file\n"
+    "\n"
+    "Every command takes --help. Exit status: 0 success, 1 bad input, 2 bad usage.\n";
+
+int main(int argc, char **argv) {
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        fputs(usage, argc < 2 ? stderr : stdout);
+        return argc < 2 ? EXIT_USAGE : 0;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("seqlm %s\n", SEQLM_VERSION_STRING);
+        return 0;
+    }
+    if (strcmp(argv[1], "ngram") == 0) return cmd_ngram(argc - 1, argv + 1);
+    if (strcmp(argv[1], "vocab") == 0) return cmd_vocab(argc - 1, argv + 1);
+    fprintf(stderr, "seqlm: error: unknown command '%s' (see 'seqlm --help')\n", argv[1]);
+    return EXIT_USAGE;
+}

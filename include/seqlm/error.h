@@ -35,7 +35,8 @@ seqlm_status seqlm_error_set(seqlm_error *err, seqlm_status status, const char *
     __attribute__((format(printf, 3, 4)));
 
 /* Prepends "context: " to the message already in err. */
-void seqlm_error_prefix(seqlm_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void seqlm_error_prefix(seqlm_error *err, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 /* Resets err to SEQLM_OK with an empty message. */
 void seqlm_error_clear(seqlm_error *err);

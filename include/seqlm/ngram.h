@@ -51,13 +51,13 @@ int seqlm_smoothing_parse(const char *name, seqlm_smoothing *s);
 typedef void (*seqlm_warn_fn)(void *ctx, const char *message);
 
 typedef struct {
-    int order;                  /* 1 .. SEQLM_NGRAM_MAX_ORDER */
-    seqlm_smoothing smoothing;  /* default MKN */
-    double delta;               /* add-delta's delta, > 0 (default 1) */
-    seqlm_unit unit;            /* default word */
-    uint64_t min_count;         /* tokens seen fewer times become <unk> (default 1: none) */
-    size_t max_vocab;           /* at most this many vocabulary ids (0 = no limit) */
-    const char *vocab_path;     /* a fixed vocabulary file; other tokens become <unk> */
+    int order;                 /* 1 .. SEQLM_NGRAM_MAX_ORDER */
+    seqlm_smoothing smoothing; /* default MKN */
+    double delta;              /* add-delta's delta, > 0 (default 1) */
+    seqlm_unit unit;           /* default word */
+    uint64_t min_count;        /* tokens seen fewer times become <unk> (default 1: none) */
+    size_t max_vocab;          /* at most this many vocabulary ids (0 = no limit) */
+    const char *vocab_path;    /* a fixed vocabulary file; other tokens become <unk> */
     uint64_t prune[SEQLM_NGRAM_MAX_ORDER]; /* prune[n-1]: drop n-grams (n >= 2) with count
                                               <= this (0 = keep all) */
     seqlm_warn_fn warn;
@@ -96,10 +96,10 @@ uint32_t seqlm_ngram_word(const seqlm_ngram_model *lm, const char *token);
 
 /* Query state: the context the next word is scored in. Plain data: copy it freely. */
 typedef struct {
-    int length;                                /* context words in use (<= order - 1) */
-    uint32_t words[SEQLM_NGRAM_MAX_ORDER];     /* words[0] is the most recent */
-    float backoff[SEQLM_NGRAM_MAX_ORDER];      /* backoff[j]: log10 backoff of words[j..0] */
-    uint32_t entry[SEQLM_NGRAM_MAX_ORDER];     /* entry[j]: index of words[j..0] at order j+1 */
+    int length;                            /* context words in use (<= order - 1) */
+    uint32_t words[SEQLM_NGRAM_MAX_ORDER]; /* words[0] is the most recent */
+    float backoff[SEQLM_NGRAM_MAX_ORDER];  /* backoff[j]: log10 backoff of words[j..0] */
+    uint32_t entry[SEQLM_NGRAM_MAX_ORDER]; /* entry[j]: index of words[j..0] at order j+1 */
 } seqlm_ngram_state;
 
 /* The state at the start of a sentence (after <s>). */
@@ -116,10 +116,10 @@ float seqlm_ngram_score(const seqlm_ngram_model *lm, const seqlm_ngram_state *in
  * </s> is scored, <s> is not; tokens not in the vocabulary are OOVs (scored as <unk>). */
 typedef struct {
     uint64_t sentences;
-    uint64_t tokens;      /* scored tokens, </s> included */
-    uint64_t oov;         /* of which not in the vocabulary */
-    double log10_prob;    /* sum over all scored tokens */
-    double log10_prob_oov;/* sum over the OOV tokens alone */
+    uint64_t tokens;            /* scored tokens, </s> included */
+    uint64_t oov;               /* of which not in the vocabulary */
+    double log10_prob;          /* sum over all scored tokens */
+    double log10_prob_oov;      /* sum over the OOV tokens alone */
     double perplexity;          /* 10^(-log10_prob / tokens) */
     double perplexity_excl_oov; /* 10^(-(log10_prob - log10_prob_oov) / (tokens - oov)) */
 } seqlm_ngram_eval_result;
@@ -143,8 +143,7 @@ typedef struct seqlm_ngram_sampler seqlm_ngram_sampler;
 seqlm_ngram_sampler *seqlm_ngram_sampler_create(const seqlm_ngram_model *lm, double temperature,
                                                 seqlm_error *err);
 void seqlm_ngram_sampler_free(seqlm_ngram_sampler *s);
-size_t seqlm_ngram_sample(seqlm_ngram_sampler *s, seqlm_rng *rng, uint32_t *out,
-                          size_t max_length);
+size_t seqlm_ngram_sample(seqlm_ngram_sampler *s, seqlm_rng *rng, uint32_t *out, size_t max_length);
 
 #ifdef __cplusplus
 }

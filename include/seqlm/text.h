@@ -50,10 +50,10 @@ size_t seqlm_utf8_validate(const char *s, size_t len, size_t *bad);
 /* Splits line into tokens for unit, replacing what out held. out starts zeroed, grows as needed
  * and is released with seqlm_tokens_free. Returns the token count, or -1 when out of memory. */
 typedef struct {
-    char *text;       /* the tokens, each NUL-terminated */
+    char *text; /* the tokens, each NUL-terminated */
     size_t text_cap;
-    size_t text_len;  /* bytes of text in use */
-    size_t *start;    /* start[i] = offset of token i in text */
+    size_t text_len; /* bytes of text in use */
+    size_t *start;   /* start[i] = offset of token i in text */
     size_t start_cap;
     size_t count;
 } seqlm_tokens;

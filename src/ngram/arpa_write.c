@@ -6,6 +6,7 @@
  * finer than a float's resolution at most magnitudes. Comment lines starting with '#' before
  * "\data\" record how the model was made (KenLM and SRILM skip them). */
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ngram/model.h"
@@ -59,24 +60,43 @@ seqlm_status seqlm_ngram_write_arpa(const seqlm_ngram_model *lm, const char *pat
                          seqlm_unit_name(lm->unit));
     for (int n = 1; n <= lm->order; n++)
         seqlm_outfile_printf(f, "ngram %d=%" PRIu64 "\n", n, lm->level[n - 1].count);
-    char line[64];
+    /* Each line is assembled in one buffer and written with one call; word lengths are looked
+     * up once. */
+    size_t V = seqlm_vocab_size(lm->vocab), longest = 0;
+    size_t *wlen = malloc((V + 1) * sizeof *wlen);
+    const char **wstr = malloc((V + 1) * sizeof *wstr);
+    char *line = NULL;
+    if (wlen && wstr) {
+        for (size_t i = 0; i < V; i++) {
+            wstr[i] = seqlm_vocab_word(lm->vocab, (uint32_t)i);
+            wlen[i] = strlen(wstr[i]);
+            if (wlen[i] > longest) longest = wlen[i];
+        }
+        line = malloc((longest + 1) * (size_t)lm->order + 64);
+    }
+    if (!line) {
+        free(wlen);
+        free(wstr);
+        seqlm_outfile_abort(f);
+        return seqlm_error_set(err, SEQLM_ERR_NOMEM, "%s: out of memory", path);
+    }
     for (int n = 1; n <= lm->order; n++) {
         const ngram_level *lv = &lm->level[n - 1];
         seqlm_outfile_printf(f, "\n\\%d-grams:\n", n);
         for (uint64_t i = 0; i < lv->count; i++) {
             size_t k = format_log(lv->prob[i], line);
             line[k++] = '\t';
-            seqlm_outfile_write(f, line, k);
             if (n == 1) {
-                seqlm_outfile_puts(f, seqlm_vocab_word(lm->vocab, (uint32_t)i));
+                memcpy(line + k, wstr[i], wlen[i]);
+                k += wlen[i];
             } else {
                 const uint32_t *w = lv->words + i * (uint64_t)n;
                 for (int j = 0; j < n; j++) {
-                    if (j) seqlm_outfile_write(f, " ", 1);
-                    seqlm_outfile_puts(f, seqlm_vocab_word(lm->vocab, w[j]));
+                    if (j) line[k++] = ' ';
+                    memcpy(line + k, wstr[w[j]], wlen[w[j]]);
+                    k += wlen[w[j]];
                 }
             }
-            k = 0;
             if (n < lm->order) {
                 line[k++] = '\t';
                 k += format_log(lv->backoff[i], line + k);
@@ -85,6 +105,9 @@ seqlm_status seqlm_ngram_write_arpa(const seqlm_ngram_model *lm, const char *pat
             seqlm_outfile_write(f, line, k);
         }
     }
+    free(line);
+    free(wlen);
+    free(wstr);
     seqlm_outfile_puts(f, "\n\\end\\\n");
     return seqlm_outfile_commit(f, err);
 }

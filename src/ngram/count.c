@@ -4,6 +4,7 @@
  * (n + 2) 32-bit words per distinct n-gram of order n >= 2 at a load factor of at most 0.7,
  * plus the model arrays the counts are moved into. */
 #include "ngram/count.h"
+#include "util/bigmem.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
@@ -12,18 +13,23 @@
 /* Slot layout: the n word ids, the raw count (0 = empty slot), the adjusted count, and below the
  * top order the successor total and distinct successors (ngram_counts.total/types). */
 enum { RAW = 0, ADJ = 1, TOTAL = 2, TYPES = 3 };
+#define PREFETCH_AHEAD 16
 typedef struct {
     int n, stride;
     uint64_t nslots, used;
     uint32_t *slots;
 } count_table;
 
+static size_t table_bytes(const count_table *t) {
+    return t->nslots * (uint64_t)t->stride * sizeof(uint32_t);
+}
+
 static int table_init(count_table *t, int n, int top, uint64_t nslots) {
     t->n = n;
     t->stride = n + (top ? 2 : 4);
     t->nslots = nslots;
     t->used = 0;
-    t->slots = calloc(nslots * (uint64_t)t->stride, sizeof(uint32_t));
+    t->slots = seqlm_bigmem_alloc(nslots * (uint64_t)t->stride * sizeof(uint32_t));
     return t->slots ? 0 : -1;
 }
 
@@ -37,6 +43,10 @@ static uint32_t *table_slot(const count_table *t, const uint32_t *w, uint64_t ke
     }
 }
 
+static inline void table_prefetch(const count_table *t, uint64_t key) {
+    __builtin_prefetch(t->slots + (key & (t->nslots - 1)) * (uint64_t)t->stride, 1);
+}
+
 static int table_grow(count_table *t) {
     count_table bigger;
     if (table_init(&bigger, t->n, t->stride == t->n + 2, t->nslots * 2) < 0) return -1;
@@ -47,7 +57,7 @@ static int table_grow(count_table *t) {
         memcpy(d, s, (size_t)t->stride * sizeof *s);
     }
     bigger.used = t->used;
-    free(t->slots);
+    seqlm_bigmem_free(t->slots, table_bytes(t));
     *t = bigger;
     return 0;
 }
@@ -74,10 +84,11 @@ static uint32_t *table_find(const count_table *t, const uint32_t *w) {
 /* --- LSD radix sort of n-gram records (n word ids + payload), 16 bits a pass --------------- */
 
 static int radix_sort(uint32_t *rec, uint64_t count, int n, int stride, uint32_t max_id) {
-    uint32_t *tmp = malloc(count * (uint64_t)stride * sizeof *tmp + 1);
+    size_t tmp_bytes = count * (uint64_t)stride * sizeof(uint32_t) + 4;
+    uint32_t *tmp = seqlm_bigmem_alloc(tmp_bytes);
     uint64_t *hist = malloc(65536 * sizeof *hist);
     if (!tmp || !hist) {
-        free(tmp);
+        seqlm_bigmem_free(tmp, tmp_bytes);
         free(hist);
         return -1;
     }
@@ -87,8 +98,7 @@ static int radix_sort(uint32_t *rec, uint64_t count, int n, int stride, uint32_t
         for (int half = 0; half < passes_per_word; half++) {
             int shift = 16 * half;
             memset(hist, 0, 65536 * sizeof *hist);
-            for (uint64_t i = 0; i < count; i++)
-                hist[(src[i * stride + k] >> shift) & 0xFFFF]++;
+            for (uint64_t i = 0; i < count; i++) hist[(src[i * stride + k] >> shift) & 0xFFFF]++;
             uint64_t sum = 0;
             for (int d = 0; d < 65536; d++) {
                 uint64_t c = hist[d];
@@ -106,7 +116,7 @@ static int radix_sort(uint32_t *rec, uint64_t count, int n, int stride, uint32_t
         }
     }
     if (src != rec) memcpy(rec, src, count * (uint64_t)stride * sizeof *rec);
-    free(tmp);
+    seqlm_bigmem_free(tmp, tmp_bytes);
     free(hist);
     return 0;
 }
@@ -119,28 +129,91 @@ typedef struct {
     uint32_t *uni;                            /* unigram counts by id */
     size_t uni_cap;
     uint64_t tokens;
+    uint32_t *block; /* sentences waiting to be counted: <s> w .. </s> <s> w .. </s> */
+    size_t block_len, block_cap;
 } counter;
 
-static int count_sentence(counter *c, const uint32_t *s, size_t len) {
-    for (size_t e = 1; e < len; e++) {
-        if (s[e] >= c->uni_cap) {
+/* Sentences are gathered into blocks of about this many ids, then each order counts the block
+ * on its own thread (the orders' tables are independent, and each is filled in corpus order, so
+ * the result does not depend on the number of threads). */
+#define BLOCK_IDS (1 << 18)
+
+static int count_unigrams(counter *c, const uint32_t *b, size_t len) {
+    for (size_t e = 0; e < len; e++) {
+        uint32_t w = b[e];
+        if (w == SEQLM_BOS) continue;
+        if (w >= c->uni_cap) {
             size_t cap = c->uni_cap * 2;
-            while (cap <= s[e]) cap *= 2;
+            while (cap <= w) cap *= 2;
             uint32_t *p = realloc(c->uni, cap * sizeof *p);
             if (!p) return -1;
             memset(p + c->uni_cap, 0, (cap - c->uni_cap) * sizeof *p);
             c->uni = p;
             c->uni_cap = cap;
         }
-        if (c->uni[s[e]] == UINT32_MAX) return -1;
-        c->uni[s[e]]++;
-        uint64_t key = ngram_key1(s[e]);
-        for (int n = 2; n <= c->order && (size_t)n <= e + 1; n++) {
-            key = ngram_key_extend(key, s[e - n + 1]);
-            if (table_add(&c->table[n - 1], s + e - n + 1, key) < 0) return -1;
+        if (c->uni[w] == UINT32_MAX) return -1;
+        c->uni[w]++;
+    }
+    return 0;
+}
+
+/* Adds the n-grams of order n in block b: the windows b[e-n+1 .. e] in which <s> can only come
+ * first. Keys are computed PREFETCH_AHEAD windows before their insert, and their slots
+ * prefetched, so that the cache misses of consecutive inserts overlap. */
+static int count_order(count_table *t, const uint32_t *b, size_t len, int n) {
+    uint64_t ring[2 * PREFETCH_AHEAD];
+    size_t since_bos = 0; /* positions since the last <s> at the window end being keyed */
+    for (size_t i = 0; i < len + PREFETCH_AHEAD; i++) {
+        if (i < len) {
+            since_bos = b[i] == SEQLM_BOS ? 0 : since_bos + 1;
+            if (b[i] != SEQLM_BOS && since_bos >= (size_t)n - 1) {
+                ring[i % (2 * PREFETCH_AHEAD)] = ngram_key(b + i - n + 1, n);
+                table_prefetch(t, ring[i % (2 * PREFETCH_AHEAD)]);
+            } else {
+                ring[i % (2 * PREFETCH_AHEAD)] = 0;
+            }
+        }
+        if (i < PREFETCH_AHEAD) continue;
+        size_t e = i - PREFETCH_AHEAD;
+        uint64_t key = ring[e % (2 * PREFETCH_AHEAD)];
+        if (key && table_add(t, b + e - n + 1, key) < 0) return -1;
+    }
+    return 0;
+}
+
+static int count_block(counter *c) {
+    int failed = 0;
+    int N = c->order;
+#pragma omp parallel for schedule(dynamic, 1) reduction(| : failed)
+    for (int task = 0; task < N; task++) {
+        int n = N - task; /* the largest orders, the most work, go first */
+        if (n == 1)
+            failed |= count_unigrams(c, c->block, c->block_len) < 0;
+        else
+            failed |= count_order(&c->table[n - 1], c->block, c->block_len, n) < 0;
+    }
+    c->block_len = 0;
+    return failed ? -1 : 0;
+}
+
+/* Queues one sentence (ids without <s> and </s>); counts the block when it is full. */
+static int count_sentence(counter *c, const uint32_t *ids, size_t len) {
+    if (c->block_len + len + 2 > c->block_cap) {
+        if (c->block_len > 0 && count_block(c) < 0) return -1;
+        if (len + 2 > c->block_cap) {
+            size_t cap = len + 2 > BLOCK_IDS ? len + 2 : BLOCK_IDS;
+            uint32_t *p = realloc(c->block, cap * sizeof *p);
+            if (!p) return -1;
+            c->block = p;
+            c->block_cap = cap;
         }
     }
-    c->tokens += len - 1;
+    uint32_t *b = c->block + c->block_len;
+    b[0] = SEQLM_BOS;
+    memcpy(b + 1, ids, len * sizeof *ids);
+    b[len + 1] = SEQLM_EOS;
+    c->block_len += len + 2;
+    c->tokens += len + 1;
     return 0;
 }
 
@@ -163,7 +236,6 @@ static seqlm_status count_corpus(counter *c, const char *path, const seqlm_ngram
             if (!p) goto nomem;
             ids = p;
         }
-        ids[0] = SEQLM_BOS;
         for (size_t i = 0; i < toks.count; i++) {
             const char *w = seqlm_token(&toks, i);
             int64_t id = seqlm_vocab_find(vocab, w);
@@ -176,12 +248,14 @@ static seqlm_status count_corpus(counter *c, const char *path, const seqlm_ngram
             }
             if (id < 0) id = vocab_fixed ? (int64_t)SEQLM_UNK : seqlm_vocab_add(vocab, w, 0);
             if (id < 0) goto nomem;
-            ids[i + 1] = (uint32_t)id;
+            ids[i] = (uint32_t)id;
         }
-        ids[toks.count + 1] = SEQLM_EOS;
-        if (count_sentence(c, ids, toks.count + 2) < 0) goto nomem;
+        if (count_sentence(c, ids, toks.count) < 0) goto nomem;
     }
-    if (rc < 0) st = err ? err->status : SEQLM_ERR_IO;
+    if (rc < 0)
+        st = err ? err->status : SEQLM_ERR_IO;
+    else if (c->block_len > 0 && count_block(c) < 0)
+        goto nomem;
     goto done;
 nomem:
     st = seqlm_error_set(err, SEQLM_ERR_NOMEM,
@@ -219,8 +293,8 @@ static void mark_pruning(counter *c, const seqlm_ngram_options *opt) {
     }
 }
 
-seqlm_ngram_model *ngram_count(const char *path, const seqlm_ngram_options *opt,
-                               int want_adjusted, ngram_counts *counts, seqlm_error *err) {
+seqlm_ngram_model *ngram_count(const char *path, const seqlm_ngram_options *opt, int want_adjusted,
+                               ngram_counts *counts, seqlm_error *err) {
     memset(counts, 0, sizeof *counts);
     seqlm_vocab *vocab = NULL;
     int fixed = 0;
@@ -267,28 +341,57 @@ seqlm_ngram_model *ngram_count(const char *path, const seqlm_ngram_options *opt,
     if (!counts->raw[0] || !counts->adj[0] || !counts->total[0] || !counts->types[0]) goto nomem;
     for (size_t w = 0; w < V && w < c.uni_cap; w++) counts->raw[0][w] = c.uni[w];
 
-    /* Adjusted counts: each distinct (n+1)-gram "x g" adds one to g's continuation count. Then
-     * the value each order is estimated from: adjusted (if asked for) or raw; raw at the top
-     * order and for n-grams that start with <s>. */
-    for (int n = c.order - 1; n >= 1 && want_adjusted; n--) {
-        count_table *up = &c.table[n];
-        for (uint64_t i = 0; i < up->nslots; i++) {
-            uint32_t *s = up->slots + i * (uint64_t)up->stride;
-            if (s[n + 1 + RAW] == 0) continue;
-            if (n == 1) counts->adj[0][s[1]]++;
-            else table_find(&c.table[n - 1], s + 1)[n + ADJ]++;
+        /* Adjusted counts: each distinct (n+1)-gram "x g" adds one to g's continuation count. Then
+         * the value each order is estimated from: adjusted (if asked for) or raw; raw at the top
+         * order and for n-grams that start with <s>. */
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int n = 2; n <= c.order - 1; n++) {
+        if (!want_adjusted) continue;
+        count_table *up = &c.table[n], *t = &c.table[n - 1];
+        uint64_t ring[2 * PREFETCH_AHEAD];
+        for (uint64_t i = 0; i < up->nslots + PREFETCH_AHEAD; i++) {
+            if (i < up->nslots) {
+                const uint32_t *s = up->slots + i * (uint64_t)up->stride;
+                if (s[n + 1 + RAW]) {
+                    ring[i % (2 * PREFETCH_AHEAD)] = ngram_key(s + 1, n);
+                    table_prefetch(t, ring[i % (2 * PREFETCH_AHEAD)]);
+                }
+            }
+            if (i < PREFETCH_AHEAD) continue;
+            uint64_t j = i - PREFETCH_AHEAD;
+            const uint32_t *s = up->slots + j * (uint64_t)up->stride;
+            if (s[n + 1 + RAW]) table_slot(t, s + 1, ring[j % (2 * PREFETCH_AHEAD)])[n + ADJ]++;
         }
     }
-    if (!want_adjusted || c.order == 1) memcpy(counts->adj[0], counts->raw[0], V * sizeof(uint32_t));
+    if (want_adjusted && c.order >= 2) {
+        count_table *bi = &c.table[1];
+        for (uint64_t i = 0; i < bi->nslots; i++) {
+            const uint32_t *s = bi->slots + i * (uint64_t)bi->stride;
+            if (s[2 + RAW]) counts->adj[0][s[1]]++;
+        }
+    }
+    if (!want_adjusted || c.order == 1)
+        memcpy(counts->adj[0], counts->raw[0], V * sizeof(uint32_t));
     counts->adj[0][SEQLM_BOS] = 0;
     for (size_t w = 0; w < V; w++) {
         uint32_t a = counts->adj[0][w];
         if (a > 0 && a < NGRAM_COC) counts->coc[0][a]++;
     }
+#pragma omp parallel for schedule(dynamic, 1)
     for (int n = 2; n <= c.order; n++) {
-        count_table *t = &c.table[n - 1];
-        for (uint64_t i = 0; i < t->nslots; i++) {
-            uint32_t *s = t->slots + i * (uint64_t)t->stride;
+        count_table *t = &c.table[n - 1], *lo = n > 2 ? &c.table[n - 2] : NULL;
+        uint64_t ring[2 * PREFETCH_AHEAD];
+        for (uint64_t i = 0; i < t->nslots + PREFETCH_AHEAD; i++) {
+            if (i < t->nslots && lo) {
+                const uint32_t *s = t->slots + i * (uint64_t)t->stride;
+                if (s[n + RAW]) {
+                    ring[i % (2 * PREFETCH_AHEAD)] = ngram_key(s, n - 1);
+                    table_prefetch(lo, ring[i % (2 * PREFETCH_AHEAD)]);
+                }
+            }
+            if (i < PREFETCH_AHEAD) continue;
+            uint64_t j = i - PREFETCH_AHEAD;
+            uint32_t *s = t->slots + j * (uint64_t)t->stride;
             if (s[n + RAW] == 0) continue;
             if (!want_adjusted || n == c.order || s[0] == SEQLM_BOS) s[n + ADJ] = s[n + RAW];
             uint32_t a = s[n + ADJ];
@@ -298,7 +401,7 @@ seqlm_ngram_model *ngram_count(const char *path, const seqlm_ngram_options *opt,
                 counts->total[0][s[0]] += a;
                 counts->types[0][s[0]]++;
             } else {
-                uint32_t *ctx = table_find(&c.table[n - 2], s);
+                uint32_t *ctx = table_slot(lo, s, ring[j % (2 * PREFETCH_AHEAD)]);
                 ctx[n - 1 + TOTAL] += a;
                 ctx[n - 1 + TYPES]++;
             }
@@ -326,6 +429,8 @@ seqlm_ngram_model *ngram_count(const char *path, const seqlm_ngram_options *opt,
     }
     if (ngram_model_alloc(lm, err) != SEQLM_OK) goto fail;
 
+    int extract_failed = 0;
+#pragma omp parallel for schedule(dynamic, 1) reduction(| : extract_failed)
     for (int n = 2; n <= c.order; n++) {
         count_table *t = &c.table[n - 1];
         ngram_level *lv = &lm->level[n - 1];
@@ -340,7 +445,10 @@ seqlm_ngram_model *ngram_count(const char *path, const seqlm_ngram_options *opt,
             d[n + ADJ] &= ~KEEP_BIT;
             k++;
         }
-        if (radix_sort(t->slots, k, n, stride, (uint32_t)V) < 0) goto nomem;
+        if (radix_sort(t->slots, k, n, stride, (uint32_t)V) < 0) {
+            extract_failed = 1;
+            continue;
+        }
         counts->raw[n - 1] = malloc((k + 1) * sizeof(uint32_t));
         counts->adj[n - 1] = malloc((k + 1) * sizeof(uint32_t));
         if (!top) {
@@ -348,8 +456,10 @@ seqlm_ngram_model *ngram_count(const char *path, const seqlm_ngram_options *opt,
             counts->types[n - 1] = malloc((k + 1) * sizeof(uint32_t));
         }
         if (!counts->raw[n - 1] || !counts->adj[n - 1] ||
-            (!top && (!counts->total[n - 1] || !counts->types[n - 1])))
-            goto nomem;
+            (!top && (!counts->total[n - 1] || !counts->types[n - 1]))) {
+            extract_failed = 1;
+            continue;
+        }
         for (uint64_t i = 0; i < k; i++) {
             const uint32_t *s = t->slots + i * (uint64_t)stride;
             memcpy(lv->words + i * (uint64_t)n, s, (size_t)n * sizeof *s);
@@ -360,10 +470,12 @@ seqlm_ngram_model *ngram_count(const char *path, const seqlm_ngram_options *opt,
                 counts->types[n - 1][i] = s[n + TYPES];
             }
         }
-        free(t->slots);
+        seqlm_bigmem_free(t->slots, table_bytes(t));
         t->slots = NULL;
     }
+    if (extract_failed) goto nomem;
     free(c.uni);
+    free(c.block);
     if (ngram_model_index(lm, err) != SEQLM_OK) {
         seqlm_error_prefix(err, "%s", path);
         seqlm_ngram_free(lm);
@@ -374,8 +486,10 @@ seqlm_ngram_model *ngram_count(const char *path, const seqlm_ngram_options *opt,
 nomem:
     seqlm_error_set(err, SEQLM_ERR_NOMEM, "out of memory while sorting the counts");
 fail:
-    for (int n = 2; n <= c.order; n++) free(c.table[n - 1].slots);
+    for (int n = 2; n <= c.order; n++)
+        seqlm_bigmem_free(c.table[n - 1].slots, table_bytes(&c.table[n - 1]));
     free(c.uni);
+    free(c.block);
     seqlm_vocab_free(vocab);
     seqlm_ngram_free(lm);
     ngram_counts_free(counts);

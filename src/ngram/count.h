@@ -27,8 +27,8 @@ typedef struct {
     uint64_t coc[SEQLM_NGRAM_MAX_ORDER][NGRAM_COC];
 } ngram_counts;
 
-seqlm_ngram_model *ngram_count(const char *path, const seqlm_ngram_options *opt,
-                               int want_adjusted, ngram_counts *counts, seqlm_error *err);
+seqlm_ngram_model *ngram_count(const char *path, const seqlm_ngram_options *opt, int want_adjusted,
+                               ngram_counts *counts, seqlm_error *err);
 void ngram_counts_free(ngram_counts *counts);
 
 #endif

@@ -22,7 +22,7 @@
 typedef struct {
     seqlm_smoothing smoothing;
     double delta;
-    double D[4];        /* kn/mkn: discount for count 1, 2, 3+ (D[0] = 0) */
+    double D[4];          /* kn/mkn: discount for count 1, 2, 3+ (D[0] = 0) */
     double gt[NGRAM_COC]; /* katz: gt[r] = discount ratio d_r for count r (1 for large r) */
     int gt_max;
 } order_params;
@@ -48,8 +48,9 @@ static void kn_discounts(const seqlm_ngram_options *opt, const uint64_t *coc, in
     const char *why = NULL;
     D[0] = 0;
     if (n1 == 0 || n2 == 0 || (modified && n3 == 0)) {
-        why = n1 == 0 ? "no n-gram is seen once" : n2 == 0 ? "no n-gram is seen twice"
-                                                           : "no n-gram is seen three times";
+        why = n1 == 0   ? "no n-gram is seen once"
+              : n2 == 0 ? "no n-gram is seen twice"
+                        : "no n-gram is seen three times";
     } else {
         double y = n1 / (n1 + 2 * n2);
         if (modified) {
@@ -101,25 +102,49 @@ static void gt_discounts(const seqlm_ngram_options *opt, const uint64_t *coc, in
              n);
 }
 
-/* Linear probability of the (n-1)-gram w[1..n-1] (the suffix of an n-gram), which the counter
- * guarantees is in the model. */
-static double lower_prob(const seqlm_ngram_model *lm, const uint32_t *w, int n) {
-    if (n == 2) return lm->level[0].prob[w[1]];
-    const ngram_level *lv = &lm->level[n - 2];
-    int64_t idx = ngram_find(lv, ngram_key(w + 1, n - 1));
-    return idx >= 0 ? lv->prob[idx] : 0.0;
+/* low[j] = linear probability of the suffix w[1..n-1] of each n-gram j at order n (the counter
+ * guarantees the suffix is in the model). Lookups run PREFETCH_AHEAD entries ahead of use. */
+#define PREFETCH_AHEAD 16
+static void lower_probs(const seqlm_ngram_model *lm, int n, float *low) {
+    const ngram_level *lv = &lm->level[n - 1], *lo = &lm->level[n - 2];
+    if (n == 2) {
+        for (uint64_t j = 0; j < lv->count; j++) low[j] = lm->level[0].prob[lv->words[2 * j + 1]];
+        return;
+    }
+    const uint64_t chunk = 1 << 16, mask = lo->nslots - 1;
+    int64_t chunks = (int64_t)((lv->count + chunk - 1) / chunk);
+#pragma omp parallel for schedule(static)
+    for (int64_t c = 0; c < chunks; c++) {
+        uint64_t begin = (uint64_t)c * chunk, end = begin + chunk;
+        if (end > lv->count) end = lv->count;
+        uint64_t ring[2 * PREFETCH_AHEAD];
+        for (uint64_t i = begin; i < end + PREFETCH_AHEAD; i++) {
+            if (i < end) {
+                ring[i % (2 * PREFETCH_AHEAD)] = ngram_key(lv->words + i * (uint64_t)n + 1, n - 1);
+                __builtin_prefetch(lo->keys + (ring[i % (2 * PREFETCH_AHEAD)] & mask));
+            }
+            if (i < begin + PREFETCH_AHEAD) continue;
+            uint64_t j = i - PREFETCH_AHEAD;
+            int64_t idx = ngram_find(lo, ring[j % (2 * PREFETCH_AHEAD)]);
+            low[j] = idx >= 0 ? lo->prob[idx] : 0.0f;
+        }
+    }
 }
 
 static double discounted(const order_params *p, uint32_t c, uint64_t total, uint32_t types,
                          double V) {
     switch (p->smoothing) {
-    case SEQLM_SMOOTH_MLE: return (double)c / (double)total;
-    case SEQLM_SMOOTH_ADD: return ((double)c + p->delta) / ((double)total + p->delta * V);
+    case SEQLM_SMOOTH_MLE:
+        return (double)c / (double)total;
+    case SEQLM_SMOOTH_ADD:
+        return ((double)c + p->delta) / ((double)total + p->delta * V);
     case SEQLM_SMOOTH_KATZ:
         return (c < NGRAM_COC ? p->gt[c] : 1.0) * (double)c / (double)total;
-    case SEQLM_SMOOTH_WB: return (double)c / ((double)total + types);
+    case SEQLM_SMOOTH_WB:
+        return (double)c / ((double)total + types);
     case SEQLM_SMOOTH_KN:
-    case SEQLM_SMOOTH_MKN: return ((double)c - p->D[c < 3 ? c : 3]) / (double)total;
+    case SEQLM_SMOOTH_MKN:
+        return ((double)c - p->D[c < 3 ? c : 3]) / (double)total;
     }
     return 0;
 }
@@ -150,9 +175,8 @@ static void estimate_unigrams(seqlm_ngram_model *lm, const ngram_counts *cn,
         lv->prob[w] = (float)q;
         kept += q;
     }
-    double rest = p->smoothing == SEQLM_SMOOTH_MLE || p->smoothing == SEQLM_SMOOTH_ADD
-                      ? 0.0
-                      : 1.0 - kept;
+    double rest =
+        p->smoothing == SEQLM_SMOOTH_MLE || p->smoothing == SEQLM_SMOOTH_ADD ? 0.0 : 1.0 - kept;
     if (rest < 0) rest = 0;
     for (uint64_t w = 0; w < lv->count; w++)
         if (w != SEQLM_BOS) lv->prob[w] = (float)(lv->prob[w] + rest / V);
@@ -161,10 +185,11 @@ static void estimate_unigrams(seqlm_ngram_model *lm, const ngram_counts *cn,
 /* Order n >= 2: for each context (an (n-1)-gram with successors), its successors' probabilities
  * and the context's backoff weight. Probabilities are linear here; log10 comes at the end. */
 static void estimate_order(seqlm_ngram_model *lm, const ngram_counts *cn, const order_params *p,
-                           int n) {
+                           int n, const float *low) {
     ngram_level *ctx = &lm->level[n - 2], *lv = &lm->level[n - 1];
     const uint32_t *cnt = cn->adj[n - 1];
     double V = (double)lm->level[0].count - 1;
+#pragma omp parallel for schedule(dynamic, 4096)
     for (uint64_t h = 0; h < ctx->count; h++) {
         uint32_t b = ctx->child[h], e = ctx->child[h + 1];
         if (b == e) {
@@ -182,11 +207,10 @@ static void estimate_order(seqlm_ngram_model *lm, const ngram_counts *cn, const 
         if (interpolated(p->smoothing)) {
             double gamma = 1.0 - kept;
             if (gamma < 0) gamma = 0;
-            for (uint32_t j = b; j < e; j++)
-                lv->prob[j] = (float)(lv->prob[j] + gamma * lower_prob(lm, lv->words + (uint64_t)j * n, n));
+            for (uint32_t j = b; j < e; j++) lv->prob[j] = (float)(lv->prob[j] + gamma * low[j]);
             ctx->backoff[h] = (float)gamma;
         } else {
-            for (uint32_t j = b; j < e; j++) kept_lower += lower_prob(lm, lv->words + (uint64_t)j * n, n);
+            for (uint32_t j = b; j < e; j++) kept_lower += low[j];
             double num = 1.0 - kept, den = 1.0 - kept_lower;
             ctx->backoff[h] = num <= 1e-12 ? 0.0f : den <= 1e-12 ? 1.0f : (float)(num / den);
         }
@@ -229,7 +253,21 @@ seqlm_ngram_model *seqlm_ngram_train(const char *path, const seqlm_ngram_options
         if (opt->smoothing == SEQLM_SMOOTH_KATZ) gt_discounts(opt, cn.coc[n - 1], n, 5, q->gt);
     }
     estimate_unigrams(lm, &cn, &p[0]);
-    for (int n = 2; n <= lm->order; n++) estimate_order(lm, &cn, &p[n - 1], n);
+    uint64_t most = 1;
+    for (int n = 2; n <= lm->order; n++)
+        if (lm->level[n - 1].count > most) most = lm->level[n - 1].count;
+    float *low = malloc(most * sizeof *low);
+    if (!low) {
+        ngram_counts_free(&cn);
+        seqlm_ngram_free(lm);
+        seqlm_error_set(err, SEQLM_ERR_NOMEM, "out of memory while estimating");
+        return NULL;
+    }
+    for (int n = 2; n <= lm->order; n++) {
+        lower_probs(lm, n, low);
+        estimate_order(lm, &cn, &p[n - 1], n, low);
+    }
+    free(low);
     ngram_counts_free(&cn);
     /* Backoff weights of n-grams that are no context (and of the top order) are 1. */
     for (int n = 1; n <= lm->order; n++) {

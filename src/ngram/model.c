@@ -2,11 +2,14 @@
  * Estimation (estimate.c), file formats (arpa_*.c, binary.c), evaluation (eval.c) and sampling
  * (sample.c) live elsewhere and share the layout in model.h. */
 #include "ngram/model.h"
+#include "util/bigmem.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <stdio.h>
 #include <sys/mman.h>
+
+#define PREFETCH_AHEAD 16
 
 static const char *smoothing_names[] = {"mle", "add", "katz", "wb", "kn", "mkn"};
 
@@ -63,11 +66,13 @@ seqlm_status ngram_model_alloc(seqlm_ngram_model *lm, seqlm_error *err) {
         if (n < lm->order) total += align8((lv->count + 1) * sizeof(uint32_t));
         total += lv->nslots * (sizeof(uint64_t) + sizeof(uint32_t)) + 8;
     }
-    char *p = malloc(total ? total : 1);
-    if (!p) return seqlm_error_set(err, SEQLM_ERR_NOMEM, "out of memory for the model (%zu MiB)",
-                                   total >> 20);
-    free(lm->block);
+    char *p = seqlm_bigmem_alloc(total);
+    if (!p)
+        return seqlm_error_set(err, SEQLM_ERR_NOMEM, "out of memory for the model (%zu MiB)",
+                               total >> 20);
+    seqlm_bigmem_free(lm->block, lm->block_len);
     lm->block = p;
+    lm->block_len = total;
     for (int n = 1; n <= lm->order; n++) {
         ngram_level *lv = &lm->level[n - 1];
         if (n > 1) {
@@ -114,71 +119,100 @@ static void describe(const seqlm_ngram_model *lm, const uint32_t *w, int n, char
     }
 }
 
-seqlm_status ngram_model_index(seqlm_ngram_model *lm, seqlm_error *err) {
-    for (int n = 2; n <= lm->order; n++) {
-        ngram_level *lv = &lm->level[n - 1];
-        uint64_t mask = lv->nslots - 1;
-        memset(lv->keys, 0, lv->nslots * sizeof(uint64_t));
-        for (uint64_t i = 0; i < lv->count; i++) {
-            const uint32_t *w = lv->words + i * (size_t)n;
-            if (i > 0 && compare_words(w - n, w, n) >= 0) {
+/* Builds the hash table of order n; fails on duplicates and disorder. */
+static seqlm_status index_order(seqlm_ngram_model *lm, int n, seqlm_error *err) {
+    ngram_level *lv = &lm->level[n - 1];
+    uint64_t mask = lv->nslots - 1;
+    memset(lv->keys, 0, lv->nslots * sizeof(uint64_t));
+    /* Keys are computed PREFETCH_AHEAD entries early and their slots prefetched, so the
+     * cache misses of consecutive inserts overlap. */
+    uint64_t ring[2 * PREFETCH_AHEAD];
+    for (uint64_t i = 0; i < lv->count + PREFETCH_AHEAD; i++) {
+        if (i < lv->count) {
+            ring[i % (2 * PREFETCH_AHEAD)] = ngram_key(lv->words + i * (size_t)n, n);
+            __builtin_prefetch(lv->keys + (ring[i % (2 * PREFETCH_AHEAD)] & mask), 1);
+        }
+        if (i < PREFETCH_AHEAD) continue;
+        uint64_t k = i - PREFETCH_AHEAD;
+        const uint32_t *w = lv->words + k * (size_t)n;
+        if (k > 0 && compare_words(w - n, w, n) >= 0) {
+            char what[256];
+            describe(lm, w, n, what, sizeof what);
+            return seqlm_error_set(err, SEQLM_ERR_FORMAT, "%d-gram \"%s\" %s", n, what,
+                                   compare_words(w - n, w, n) == 0 ? "appears twice"
+                                                                   : "is out of order");
+        }
+        uint64_t key = ring[k % (2 * PREFETCH_AHEAD)], s = key & mask;
+        while (lv->keys[s]) {
+            if (lv->keys[s] == key) {
                 char what[256];
                 describe(lm, w, n, what, sizeof what);
-                return seqlm_error_set(err, SEQLM_ERR_FORMAT, "%d-gram \"%s\" %s", n, what,
-                                       compare_words(w - n, w, n) == 0 ? "appears twice"
-                                                                       : "is out of order");
+                return seqlm_error_set(err, SEQLM_ERR_FORMAT,
+                                       "%d-gram \"%s\": hash collision (please report)", n, what);
             }
-            uint64_t key = ngram_key(w, n), s = key & mask;
-            while (lv->keys[s]) {
-                if (lv->keys[s] == key) {
-                    char what[256];
-                    describe(lm, w, n, what, sizeof what);
-                    return seqlm_error_set(err, SEQLM_ERR_FORMAT,
-                                           "%d-gram \"%s\": hash collision (please report)", n,
-                                           what);
-                }
-                s = (s + 1) & mask;
+            s = (s + 1) & mask;
+        }
+        lv->keys[s] = key;
+        lv->index[s] = (uint32_t)k;
+    }
+    return SEQLM_OK;
+}
+
+/* Successor ranges: the (n+1)-grams are sorted, so those extending n-gram i form one run. */
+static seqlm_status index_children(seqlm_ngram_model *lm, int n, seqlm_error *err) {
+    ngram_level *lv = &lm->level[n - 1], *up = &lm->level[n];
+    uint64_t j = 0;
+    for (uint64_t i = 0; i < lv->count; i++) {
+        lv->child[i] = (uint32_t)j;
+        while (j < up->count) {
+            const uint32_t *u = up->words + j * (size_t)(n + 1);
+            int c = n == 1 ? (u[0] < i ? -1 : u[0] > i)
+                           : compare_words(u, lv->words + i * (size_t)n, n);
+            if (c > 0) break;
+            if (c < 0) {
+                char what[256];
+                describe(lm, u, n + 1, what, sizeof what);
+                return seqlm_error_set(err, SEQLM_ERR_FORMAT,
+                                       "%d-gram \"%s\" has no %d-gram for its first %d words",
+                                       n + 1, what, n, n);
             }
-            lv->keys[s] = key;
-            lv->index[s] = (uint32_t)i;
+            j++;
         }
     }
-    /* Successor ranges: the (n+1)-grams are sorted, so those extending n-gram i form one run. */
-    for (int n = 1; n < lm->order; n++) {
-        ngram_level *lv = &lm->level[n - 1], *up = &lm->level[n];
-        uint64_t j = 0;
-        for (uint64_t i = 0; i < lv->count; i++) {
-            lv->child[i] = (uint32_t)j;
-            while (j < up->count) {
-                const uint32_t *u = up->words + j * (size_t)(n + 1);
-                int c = n == 1 ? (u[0] < i ? -1 : u[0] > i) : compare_words(u, lv->words + i * (size_t)n, n);
-                if (c > 0) break;
-                if (c < 0) {
-                    char what[256];
-                    describe(lm, u, n + 1, what, sizeof what);
-                    return seqlm_error_set(err, SEQLM_ERR_FORMAT,
-                                           "%d-gram \"%s\" has no %d-gram for its first %d words",
-                                           n + 1, what, n, n);
-                }
-                j++;
-            }
-        }
-        lv->child[lv->count] = (uint32_t)j;
-        if (j != up->count) {
-            char what[256];
-            describe(lm, up->words + j * (size_t)(n + 1), n + 1, what, sizeof what);
-            return seqlm_error_set(err, SEQLM_ERR_FORMAT,
-                                   "%d-gram \"%s\" has no %d-gram for its first %d words", n + 1,
-                                   what, n, n);
-        }
+    lv->child[lv->count] = (uint32_t)j;
+    if (j != up->count) {
+        char what[256];
+        describe(lm, up->words + j * (size_t)(n + 1), n + 1, what, sizeof what);
+        return seqlm_error_set(err, SEQLM_ERR_FORMAT,
+                               "%d-gram \"%s\" has no %d-gram for its first %d words", n + 1, what,
+                               n, n);
     }
+    return SEQLM_OK;
+}
+
+seqlm_status ngram_model_index(seqlm_ngram_model *lm, seqlm_error *err) {
+    /* Orders are independent: one task per order and step; the first error (lowest order) wins. */
+    seqlm_error errs[2 * SEQLM_NGRAM_MAX_ORDER];
+    seqlm_status st[2 * SEQLM_NGRAM_MAX_ORDER] = {SEQLM_OK};
+    int tasks = 2 * lm->order;
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int t = 0; t < tasks; t++) {
+        int n = t / 2 + 1;
+        if (t % 2 == 0 && n >= 2) st[t] = index_order(lm, n, &errs[t]);
+        if (t % 2 == 1 && n < lm->order) st[t] = index_children(lm, n, &errs[t]);
+    }
+    for (int t = 0; t < tasks; t++)
+        if (st[t] != SEQLM_OK) {
+            if (err) *err = errs[t];
+            return st[t];
+        }
     return SEQLM_OK;
 }
 
 void seqlm_ngram_free(seqlm_ngram_model *lm) {
     if (!lm) return;
     seqlm_vocab_free(lm->vocab);
-    free(lm->block);
+    seqlm_bigmem_free(lm->block, lm->block_len);
     if (lm->map) munmap(lm->map, lm->map_len);
     free(lm);
 }

@@ -18,13 +18,13 @@
 
 typedef struct {
     uint64_t count;
-    uint32_t *words;   /* (count, n) word ids, lexicographically sorted; NULL for unigrams */
-    float *prob;       /* (count) log10 probability */
-    float *backoff;    /* (count) log10 backoff weight; 0 at the highest order */
-    uint32_t *child;   /* (count + 1) successor ranges in the next order; NULL at the highest */
-    uint64_t nslots;   /* hash slots, a power of two; 0 for unigrams */
-    uint64_t *keys;    /* (nslots) ngram_key of the entry, 0 = empty slot */
-    uint32_t *index;   /* (nslots) entry index */
+    uint32_t *words; /* (count, n) word ids, lexicographically sorted; NULL for unigrams */
+    float *prob;     /* (count) log10 probability */
+    float *backoff;  /* (count) log10 backoff weight; 0 at the highest order */
+    uint32_t *child; /* (count + 1) successor ranges in the next order; NULL at the highest */
+    uint64_t nslots; /* hash slots, a power of two; 0 for unigrams */
+    uint64_t *keys;  /* (nslots) ngram_key of the entry, 0 = empty slot */
+    uint32_t *index; /* (nslots) entry index */
 } ngram_level;
 
 struct seqlm_ngram_model {
@@ -32,8 +32,9 @@ struct seqlm_ngram_model {
     seqlm_unit unit;
     seqlm_vocab *vocab;
     ngram_level level[SEQLM_NGRAM_MAX_ORDER];
-    void *block;     /* malloc'd storage of the arrays, or NULL */
-    void *map;       /* mmap'd binary file, or NULL */
+    void *block; /* storage of the arrays (seqlm_bigmem_alloc), or NULL */
+    size_t block_len;
+    void *map; /* mmap'd binary file, or NULL */
     size_t map_len;
 };
 

@@ -232,10 +232,10 @@ seqlm_vocab *seqlm_vocab_load(const char *path, seqlm_error *err) {
         unsigned long long count = 0;
         if (tab && tab > line && tab[1] >= '0' && tab[1] <= '9')
             count = strtoull(tab + 1, &end, 10);
-        if (!tab || tab == line || !end || *end != '\0' || memchr(line, ' ', (size_t)(tab - line))) {
-            seqlm_error_set(err, SEQLM_ERR_FORMAT,
-                            "%s: line %" PRIu64 ": expected TOKEN<TAB>COUNT", path,
-                            seqlm_reader_line(r));
+        if (!tab || tab == line || !end || *end != '\0' ||
+            memchr(line, ' ', (size_t)(tab - line))) {
+            seqlm_error_set(err, SEQLM_ERR_FORMAT, "%s: line %" PRIu64 ": expected TOKEN<TAB>COUNT",
+                            path, seqlm_reader_line(r));
             goto fail;
         }
         char word[4096];

@@ -43,13 +43,20 @@ void seqlm_error_clear(seqlm_error *err) {
 
 const char *seqlm_status_name(seqlm_status status) {
     switch (status) {
-    case SEQLM_OK: return "ok";
-    case SEQLM_ERR_IO: return "I/O error";
-    case SEQLM_ERR_FORMAT: return "format error";
-    case SEQLM_ERR_ARG: return "bad argument";
-    case SEQLM_ERR_NOMEM: return "out of memory";
-    case SEQLM_ERR_DATA: return "unusable data";
-    case SEQLM_ERR_INTERRUPT: return "interrupted";
+    case SEQLM_OK:
+        return "ok";
+    case SEQLM_ERR_IO:
+        return "I/O error";
+    case SEQLM_ERR_FORMAT:
+        return "format error";
+    case SEQLM_ERR_ARG:
+        return "bad argument";
+    case SEQLM_ERR_NOMEM:
+        return "out of memory";
+    case SEQLM_ERR_DATA:
+        return "unusable data";
+    case SEQLM_ERR_INTERRUPT:
+        return "interrupted";
     }
     return "unknown error";
 }

@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -47,6 +48,9 @@ seqlm_outfile *seqlm_outfile_open(const char *path, int gzip, seqlm_error *err) 
                         strerror(errno));
         goto fail;
     }
+    mode_t mask = umask(0);
+    umask(mask);
+    fchmod(f->fd, 0666 & ~mask);
     if (gzip) {
         f->gz = gzdopen(dup(f->fd), "wb6");
         if (!f->gz) {
@@ -88,6 +92,11 @@ static void flush_buffer(seqlm_outfile *f) {
 }
 
 void seqlm_outfile_write(seqlm_outfile *f, const void *data, size_t len) {
+    if (len <= OUT_BUF_SIZE - f->used) { /* the common case: it fits */
+        memcpy(f->buf + f->used, data, len);
+        f->used += len;
+        return;
+    }
     const char *p = data;
     while (len > 0) {
         if (f->used == OUT_BUF_SIZE) flush_buffer(f);

@@ -19,7 +19,8 @@ seqlm_outfile *seqlm_outfile_open(const char *path, int gzip, seqlm_error *err);
 /* Buffered writes; errors are remembered and reported by commit. */
 void seqlm_outfile_write(seqlm_outfile *f, const void *data, size_t len);
 void seqlm_outfile_puts(seqlm_outfile *f, const char *s);
-void seqlm_outfile_printf(seqlm_outfile *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void seqlm_outfile_printf(seqlm_outfile *f, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 /* Flushes, fsyncs, renames into place and frees f. On failure the temporary is removed. */
 seqlm_status seqlm_outfile_commit(seqlm_outfile *f, seqlm_error *err);
 /* Removes the temporary file and frees f; NULL is a no-op. */

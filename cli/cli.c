@@ -1,0 +1,75 @@
+/* cli.c - shared command-line helpers (see cli.h). */
+#include "cli.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int cli_fail(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("seqlm: error: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return EXIT_INPUT;
+}
+
+int cli_fail_err(const seqlm_error *err) {
+    return cli_fail("%s", err->msg[0] ? err->msg : seqlm_status_name(err->status));
+}
+
+int cli_usage(const char *cmd, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("seqlm: error: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, " (see 'seqlm %s --help')\n", cmd);
+    va_end(ap);
+    return EXIT_USAGE;
+}
+
+void cli_warn(void *ctx, const char *message) {
+    (void)ctx;
+    fprintf(stderr, "seqlm: warning: %s\n", message);
+}
+
+int cli_int(const char *s, long long lo, long long hi, long long *out) {
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi) return -1;
+    *out = v;
+    return 0;
+}
+
+int cli_double(const char *s, double lo, double hi, double *out) {
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || !isfinite(v) || v < lo || v > hi) return -1;
+    *out = v;
+    return 0;
+}
+
+int cli_getopt(int argc, char **argv, const char *shortopts, const struct option *longopts,
+               const char *cmd) {
+    opterr = 0;
+    int c = getopt_long(argc, argv, shortopts, longopts, NULL);
+    if (c == '?' || c == ':') {
+        const char *arg = argv[optind - 1];
+        if (optopt && strchr(shortopts, optopt) && c == ':')
+            cli_usage(cmd, "option -%c needs a value", optopt);
+        else if (optopt)
+            cli_usage(cmd, "unknown option -%c", optopt);
+        else if (arg && strchr(arg, '='))
+            cli_usage(cmd, "unknown or malformed option '%s'", arg);
+        else
+            cli_usage(cmd, "unknown option '%s' or missing value", arg ? arg : "?");
+        return '?';
+    }
+    return c;
+}

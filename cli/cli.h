@@ -1,0 +1,35 @@
+/* cli.h - what the subcommands share: error printing, number parsing, option tables.
+ * The CLI holds no model logic; each cmd_<name>.c parses options and calls the library. */
+#ifndef SEQLM_CLI_H
+#define SEQLM_CLI_H
+
+#include <getopt.h>
+#include <stdint.h>
+
+#include "seqlm/seqlm.h"
+
+/* Exit statuses: 1 for bad input (files, data), 2 for bad usage (flags). */
+enum { EXIT_INPUT = 1, EXIT_USAGE = 2 };
+
+/* "seqlm: error: <message>" on stderr; returns EXIT_INPUT. */
+int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The error record's message; returns EXIT_INPUT. */
+int cli_fail_err(const seqlm_error *err);
+/* A usage error: the message and a hint to run `seqlm <cmd> --help`; returns EXIT_USAGE. */
+int cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* "seqlm: warning: <message>" (a seqlm_warn_fn). */
+void cli_warn(void *ctx, const char *message);
+
+/* Strict number parsing: the whole string, within [lo, hi]; 0 on success. */
+int cli_int(const char *s, long long lo, long long hi, long long *out);
+int cli_double(const char *s, double lo, double hi, double *out);
+
+/* Runs getopt_long over argv with our own messages. Returns the option, -1 at the end, or
+ * '?' after printing a usage error for cmd (unknown option or missing argument). */
+int cli_getopt(int argc, char **argv, const char *shortopts, const struct option *longopts,
+               const char *cmd);
+
+int cmd_ngram(int argc, char **argv);
+int cmd_vocab(int argc, char **argv);
+
+#endif
