@@ -217,10 +217,13 @@ static void estimate_order(seqlm_ngram_model *lm, const ngram_counts *cn, const 
     }
 }
 
-static float to_log10(float x) {
+/* log10 of a probability (at most 0) or, with may_exceed_one, of a backoff weight (which can be
+ * above one: the words a context saw may be rarer below it than elsewhere). */
+static float to_log10(float x, int may_exceed_one) {
     if (!(x > 0)) return SEQLM_NGRAM_LOG0;
     float l = log10f(x);
-    return l > 0 ? 0.0f : l < SEQLM_NGRAM_LOG0 ? SEQLM_NGRAM_LOG0 : l;
+    if (l > 0 && !may_exceed_one) return 0.0f;
+    return l < SEQLM_NGRAM_LOG0 ? SEQLM_NGRAM_LOG0 : l;
 }
 
 seqlm_ngram_model *seqlm_ngram_train(const char *path, const seqlm_ngram_options *opt,
@@ -275,8 +278,8 @@ seqlm_ngram_model *seqlm_ngram_train(const char *path, const seqlm_ngram_options
         if (n == lm->order)
             for (uint64_t i = 0; i < lv->count; i++) lv->backoff[i] = 1.0f;
         for (uint64_t i = 0; i < lv->count; i++) {
-            lv->prob[i] = to_log10(lv->prob[i]);
-            lv->backoff[i] = lv->backoff[i] == 1.0f ? 0.0f : to_log10(lv->backoff[i]);
+            lv->prob[i] = to_log10(lv->prob[i], 0);
+            lv->backoff[i] = lv->backoff[i] == 1.0f ? 0.0f : to_log10(lv->backoff[i], 1);
         }
     }
     lm->level[0].prob[SEQLM_BOS] = SEQLM_NGRAM_LOG0;
