@@ -29,6 +29,21 @@ int cli_double(const char *s, double lo, double hi, double *out);
 int cli_getopt(int argc, char **argv, const char *shortopts, const struct option *longopts,
                const char *cmd);
 
+/* Progress display: on a terminal one line rewritten in place (phase, %, rate, ETA); otherwise a
+ * plain line every 10 seconds. Pass cli_progress as a seqlm_progress_fn with a cli_progress_state
+ * as its context; cli_progress_end clears the line. */
+typedef struct {
+    double start, last;
+    int tty, shown;
+} cli_progress_state;
+void cli_progress_begin(cli_progress_state *p);
+void cli_progress(void *ctx, const char *phase, uint64_t done, uint64_t total);
+void cli_progress_end(cli_progress_state *p);
+
+/* Ctrl-C and SIGTERM ask the library to stop (it cleans up and returns SEQLM_ERR_INTERRUPT); a
+ * second Ctrl-C ends the process at once. */
+void cli_catch_signals(void);
+
 int cmd_ngram(int argc, char **argv);
 int cmd_vocab(int argc, char **argv);
 

@@ -149,7 +149,15 @@ static int ngram_train(int argc, char **argv) {
     if (check_output(out)) return EXIT_INPUT;
     double t0 = now();
     seqlm_error err;
+    cli_progress_state progress;
+    cli_progress_begin(&progress);
+    if (!quiet) {
+        opt.progress = cli_progress;
+        opt.progress_ctx = &progress;
+    }
+    cli_catch_signals();
     seqlm_ngram_model *lm = seqlm_ngram_train(argv[optind], &opt, &err);
+    cli_progress_end(&progress);
     if (!lm) return cli_fail_err(&err);
     if (seqlm_ngram_write(lm, out, &err) != SEQLM_OK) {
         seqlm_ngram_free(lm);
@@ -178,7 +186,8 @@ static const char eval_help[] =
     "\n"
     "  -m, --model MODEL    the model\n"
     "      --json           one JSON object: perplexity, perplexity_excl_oov, oov, tokens,\n"
-    "                       log10_prob (plus sentences, log10_prob_oov)\n"
+    "                       log10_prob (plus sentences, log10_prob_oov, load_seconds,\n"
+    "                       eval_seconds, tokens_per_s)\n"
     "      --per-sentence   a line per sentence: LINE<TAB>LOG10PROB<TAB>TOKENS<TAB>OOVS\n"
     "      --per-token      a line per scored token: TOKEN<TAB>LOG10PROB<TAB>NGRAM_ORDER,\n"
     "                       a blank line after each sentence's </s>\n"
@@ -240,20 +249,24 @@ static int ngram_eval(int argc, char **argv) {
     if (per_sentence && per_token)
         return cli_usage(cmd, "--per-sentence and --per-token exclude each other");
     seqlm_error err;
+    double t0 = now();
     seqlm_ngram_model *lm = seqlm_ngram_load(model, &err);
     if (!lm) return cli_fail_err(&err);
+    double t1 = now();
     eval_ctx ctx = {stdout, per_token};
     seqlm_ngram_eval_result r;
     seqlm_status st = seqlm_ngram_eval(lm, argv[optind], per_token ? print_token : NULL,
                                        per_sentence ? print_sentence : NULL, &ctx, &r, &err);
+    double t2 = now();
     seqlm_ngram_free(lm);
     if (st != SEQLM_OK) return cli_fail_err(&err);
     if (json)
         printf("{\"perplexity\": %.6f, \"perplexity_excl_oov\": %.6f, \"oov\": %" PRIu64
                ", \"tokens\": %" PRIu64 ", \"log10_prob\": %.6f, \"sentences\": %" PRIu64
-               ", \"log10_prob_oov\": %.6f}\n",
+               ", \"log10_prob_oov\": %.6f, \"load_seconds\": %.4f, \"eval_seconds\": %.4f, "
+               "\"tokens_per_s\": %.0f}\n",
                r.perplexity, r.perplexity_excl_oov, r.oov, r.tokens, r.log10_prob, r.sentences,
-               r.log10_prob_oov);
+               r.log10_prob_oov, t1 - t0, t2 - t1, (double)r.tokens / (t2 - t1 + 1e-12));
     else
         printf("Perplexity including OOVs:\t%.6f\nPerplexity excluding OOVs:\t%.6f\n"
                "OOVs:\t%" PRIu64 "\nTokens:\t%" PRIu64 "\n",
@@ -401,6 +414,7 @@ static int ngram_convert(int argc, char **argv) {
     }
     if (optind + 2 != argc) return cli_usage("ngram convert", "expected MODEL and OUT");
     if (check_output(argv[optind + 1])) return EXIT_INPUT;
+    cli_catch_signals();
     seqlm_error err;
     seqlm_ngram_model *lm = seqlm_ngram_load(argv[optind], &err);
     if (!lm) return cli_fail_err(&err);

@@ -25,6 +25,7 @@
 #include <stdint.h>
 
 #include "seqlm/error.h"
+#include "seqlm/progress.h"
 #include "seqlm/rng.h"
 #include "seqlm/text.h"
 #include "seqlm/vocab.h"
@@ -62,6 +63,8 @@ typedef struct {
                                               <= this (0 = keep all) */
     seqlm_warn_fn warn;
     void *warn_ctx;
+    seqlm_progress_fn progress; /* may be NULL */
+    void *progress_ctx;
 } seqlm_ngram_options;
 
 seqlm_ngram_options seqlm_ngram_default_options(void);

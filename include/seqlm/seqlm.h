@@ -2,6 +2,7 @@
  *
  *   error.h  status codes and the error record
  *   rng.h    the seeded random number generator
+ *   progress.h  progress callbacks, cooperative interruption (Ctrl-C)
  *   text.h   streaming line reader, UTF-8, tokenisation (word / char / byte)
  *   vocab.h  vocabulary: tokens <-> ids, counts, text file form
  *   ngram.h  n-gram models: estimate, ARPA/binary files, query, evaluate, sample
@@ -11,6 +12,7 @@
 
 #include "seqlm/error.h"
 #include "seqlm/ngram.h"
+#include "seqlm/progress.h"
 #include "seqlm/rng.h"
 #include "seqlm/text.h"
 #include "seqlm/vocab.h"

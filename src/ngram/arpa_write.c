@@ -84,6 +84,13 @@ seqlm_status seqlm_ngram_write_arpa(const seqlm_ngram_model *lm, const char *pat
         const ngram_level *lv = &lm->level[n - 1];
         seqlm_outfile_printf(f, "\n\\%d-grams:\n", n);
         for (uint64_t i = 0; i < lv->count; i++) {
+            if ((i & 0xFFFF) == 0 && i > 0 && seqlm_stop_requested()) {
+                free(line);
+                free(wlen);
+                free(wstr);
+                seqlm_outfile_abort(f);
+                return seqlm_error_set(err, SEQLM_ERR_INTERRUPT, "%s: interrupted", path);
+            }
             size_t k = format_log(lv->prob[i], line);
             line[k++] = '\t';
             if (n == 1) {

@@ -6,6 +6,8 @@
 #include "ngram/count.h"
 #include "util/bigmem.h"
 
+#include <sys/stat.h>
+
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -228,7 +230,20 @@ static seqlm_status count_corpus(counter *c, const char *path, const seqlm_ngram
     size_t len;
     int rc;
     seqlm_status st = SEQLM_OK;
+    uint64_t size = 0, lines = 0;
+    struct stat sb;
+    if (strcmp(path, "-") != 0 && stat(path, &sb) == 0 && S_ISREG(sb.st_mode))
+        size = (uint64_t)sb.st_size;
     while ((rc = seqlm_reader_next(r, &line, &len, err)) == 1) {
+        if ((++lines & 0x3FF) == 0) {
+            if (seqlm_stop_requested()) {
+                st = seqlm_error_set(err, SEQLM_ERR_INTERRUPT, "%s: interrupted", path);
+                goto done;
+            }
+            if (opt->progress && (lines & 0xFFFF) == 0)
+                opt->progress(opt->progress_ctx, "counting", seqlm_reader_offset(r),
+                              size > seqlm_reader_offset(r) ? size : 0);
+        }
         if (seqlm_tokenize(line, len, opt->unit, &toks) < 0) goto nomem;
         if (toks.count + 2 > ids_cap) {
             ids_cap = (toks.count + 2) * 2;
