@@ -19,7 +19,10 @@ int cli_fail(const char *fmt, ...) {
 }
 
 int cli_fail_err(const seqlm_error *err) {
-    return cli_fail("%s", err->msg[0] ? err->msg : seqlm_status_name(err->status));
+    const char *msg = err->msg[0] ? err->msg : seqlm_status_name(err->status);
+    if (strstr(msg, "invalid UTF-8") && !strstr(msg, ".arpa"))
+        return cli_fail("%s (for text in another encoding, try --unit byte)", msg);
+    return cli_fail("%s", msg);
 }
 
 int cli_usage(const char *cmd, const char *fmt, ...) {

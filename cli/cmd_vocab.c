@@ -61,7 +61,7 @@ int cmd_vocab(int argc, char **argv) {
     seqlm_vocab_free(all);
     if (!v) return cli_fail_err(&err);
     seqlm_status st = seqlm_vocab_save(v, out, &err);
-    fprintf(stderr, "seqlm: %s: %zu entries\n", out, seqlm_vocab_size(v));
+    if (st == SEQLM_OK) fprintf(stderr, "seqlm: %s: %zu entries\n", out, seqlm_vocab_size(v));
     seqlm_vocab_free(v);
     return st == SEQLM_OK ? 0 : cli_fail_err(&err);
 }

@@ -1,9 +1,11 @@
 /* testutil.c - see testutil.h. */
+#define _XOPEN_SOURCE 700 /* nftw */
 #include "testutil.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <ftw.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -40,9 +42,23 @@ int have_shared(const char *name) {
     return 0;
 }
 
+static char dir[256];
+
+static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+/* The temporary directory goes when the test process ends (set KEEP_TEST_FILES to keep it). */
+static void remove_tmp_dir(void) {
+    if (dir[0] && !getenv("KEEP_TEST_FILES")) nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 const char *tmp_path(const char *name) {
-    static char dir[256];
     if (!dir[0]) {
+        atexit(remove_tmp_dir);
         const char *base = getenv("TMPDIR");
         snprintf(dir, sizeof dir, "%s/seqlm-test-XXXXXX", base ? base : "/tmp");
         if (!mkdtemp(dir)) {

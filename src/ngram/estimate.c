@@ -212,7 +212,16 @@ static void estimate_order(seqlm_ngram_model *lm, const ngram_counts *cn, const 
         } else {
             for (uint32_t j = b; j < e; j++) kept_lower += low[j];
             double num = 1.0 - kept, den = 1.0 - kept_lower;
-            ctx->backoff[h] = num <= 1e-12 ? 0.0f : den <= 1e-12 ? 1.0f : (float)(num / den);
+            if (num <= 1e-12) {
+                ctx->backoff[h] = 0.0f; /* the context keeps all its mass (mle) */
+            } else if (den <= 1e-9) {
+                /* The lower order gives all its mass to the words this context saw, so nothing
+                 * is left to back off to: rescale those words to sum to one (as SRILM does). */
+                for (uint32_t j = b; j < e; j++) lv->prob[j] = (float)(lv->prob[j] / kept);
+                ctx->backoff[h] = 0.0f;
+            } else {
+                ctx->backoff[h] = (float)(num / den);
+            }
         }
     }
 }

@@ -84,6 +84,11 @@ seqlm_status ngram_model_alloc(seqlm_ngram_model *lm, seqlm_error *err);
  * duplicate n-gram, naming it, or on n-grams out of order. */
 seqlm_status ngram_model_index(seqlm_ngram_model *lm, seqlm_error *err);
 
+/* The binary form (binary.c): its first 8 bytes, and the loader seqlm_ngram_load calls when a
+ * file starts with them. */
+extern const unsigned char ngram_binary_magic[8];
+seqlm_ngram_model *ngram_binary_load(const char *path, seqlm_error *err);
+
 /* A new, empty model with its vocabulary (taken over). */
 seqlm_ngram_model *ngram_model_new(int order, seqlm_unit unit, seqlm_vocab *vocab);
 

@@ -74,6 +74,19 @@ static int fill(seqlm_reader *r, seqlm_error *err) {
                         zerr == Z_ERRNO ? strerror(errno) : msg);
         return -1;
     }
+    if (n == 0) {
+        /* zlib reports a gzip stream cut short as a soft error (Z_BUF_ERROR): gzread hands out
+         * what it could decompress and then returns 0 as if at the end. Without this check a
+         * truncated corpus or model would be read as a shorter, valid one. */
+        int zerr;
+        gzerror(r->gz, &zerr);
+        if (zerr == Z_BUF_ERROR) {
+            seqlm_error_set(err, SEQLM_ERR_FORMAT,
+                            "%s: unexpected end of file after byte %llu (truncated gzip data)",
+                            r->path, (unsigned long long)r->next_offset);
+            return -1;
+        }
+    }
     r->chunk_len = (size_t)n;
     r->chunk_pos = 0;
     if (n == 0) r->eof = 1;
@@ -127,12 +140,10 @@ int seqlm_reader_next(seqlm_reader *r, const char **line, size_t *len, seqlm_err
     if (r->validate_utf8) {
         size_t bad;
         if (seqlm_utf8_validate(r->line, used, &bad) == (size_t)-1) {
-            seqlm_error_set(err, SEQLM_ERR_FORMAT,
-                            "%s: line %llu, byte %llu: invalid UTF-8 (byte 0x%02x); "
-                            "use --unit byte for non-UTF-8 text",
-                            r->path, (unsigned long long)r->line_no,
-                            (unsigned long long)(r->line_offset + bad),
-                            (unsigned)(unsigned char)r->line[bad]);
+            seqlm_error_set(
+                err, SEQLM_ERR_FORMAT, "%s: line %llu, byte %llu: invalid UTF-8 (byte 0x%02x)",
+                r->path, (unsigned long long)r->line_no, (unsigned long long)(r->line_offset + bad),
+                (unsigned)(unsigned char)r->line[bad]);
             return -1;
         }
     }

@@ -89,6 +89,12 @@ int64_t seqlm_vocab_add(seqlm_vocab *v, const char *word, uint64_t count) {
         i = (i + 1) & (v->nslots - 1);
     }
     if (v->size == UINT32_MAX - 1) return -1;
+    if ((v->size + 1) * 2 > v->nslots) {
+        /* Grow first, so that a failed allocation leaves the table as it was. */
+        if (rehash(v, v->nslots * 2) < 0) return -1;
+        i = hash_str(word) & (v->nslots - 1);
+        while (v->slots[i]) i = (i + 1) & (v->nslots - 1);
+    }
     size_t n = strlen(word) + 1;
     if (v->chars_len + n > v->chars_cap) {
         size_t cap = v->chars_cap ? v->chars_cap * 2 : 1 << 16;
@@ -114,7 +120,6 @@ int64_t seqlm_vocab_add(seqlm_vocab *v, const char *word, uint64_t count) {
     v->count[id] = count;
     v->chars_len += n;
     v->slots[i] = id + 1;
-    if (v->size * 2 > v->nslots && rehash(v, v->nslots * 2) < 0) return -1;
     return id;
 }
 
