@@ -191,6 +191,7 @@ static const char eval_help[] =
     "      --per-sentence   a line per sentence: LINE<TAB>LOG10PROB<TAB>TOKENS<TAB>OOVS\n"
     "      --per-token      a line per scored token: TOKEN<TAB>LOG10PROB<TAB>NGRAM_ORDER,\n"
     "                       a blank line after each sentence's </s>\n"
+    "                       (the summary below follows these lines)\n"
     "\n"
     "Output (plain):\n"
     "  Perplexity including OOVs:<TAB>P\n  Perplexity excluding OOVs:<TAB>P\n"

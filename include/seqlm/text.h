@@ -9,7 +9,8 @@
  * Unicode code point (so Hangul syllables are single tokens); SEQLM_UNIT_BYTE one per byte, no
  * validation. In the char and byte units a space is the token "<sp>", and bytes that are white
  * space, control characters or (byte unit) above 0x7e are written "<0xNN>", so every token is a
- * non-empty string without white space that ARPA and vocabulary files can hold. */
+ * non-empty string without white space that ARPA and vocabulary files can hold. In the char unit
+ * on unvalidated input, a byte that does not start a valid UTF-8 sequence is its own "<0xNN>". */
 #ifndef SEQLM_TEXT_H
 #define SEQLM_TEXT_H
 

@@ -9,7 +9,11 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#define READ_CHUNK (1 << 18)
+/* Bytes per read. The fuzzer builds with a tiny value so that lines span many reads. */
+#ifndef SEQLM_READ_CHUNK
+#define SEQLM_READ_CHUNK (1 << 18)
+#endif
+#define READ_CHUNK SEQLM_READ_CHUNK
 
 struct seqlm_reader {
     char *path;

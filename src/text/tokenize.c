@@ -125,8 +125,15 @@ int seqlm_tokenize(const char *line, size_t len, seqlm_unit unit, seqlm_tokens *
     case SEQLM_UNIT_CHAR:
         while (i < len) {
             unsigned c = s[i];
-            size_t n = c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
-            if (i + n > len) n = len - i; /* only for unvalidated input */
+            size_t n = c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4, bad;
+            if (n > 1 && (i + n > len || seqlm_utf8_validate(line + i, n, &bad) != n)) {
+                /* Only for unvalidated input: a byte that does not start a valid sequence is
+                 * a token of its own, spelled "<0xNN>" as in the byte unit. Taking n bytes
+                 * blindly would make tokens holding white space ("\xE9 n") or cut characters. */
+                if (push_byte(out, (unsigned char)c, 1) < 0) return -1;
+                i++;
+                continue;
+            }
             if (n == 1) {
                 if (push_byte(out, (unsigned char)c, 0) < 0) return -1;
             } else if (push(out, line + i, n) < 0) {

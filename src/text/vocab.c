@@ -1,6 +1,7 @@
 /* vocab.c - token <-> id table: an open-addressing hash over ids, strings in one arena. */
 #include "seqlm/vocab.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -231,24 +232,30 @@ seqlm_vocab *seqlm_vocab_load(const char *path, seqlm_error *err) {
     size_t len;
     int rc;
     uint64_t n = 0;
+    char *word = NULL; /* the token of the current line */
+    size_t word_cap = 0;
     while ((rc = seqlm_reader_next(r, &line, &len, err)) == 1) {
         const char *tab = memchr(line, '\t', len);
         char *end = NULL;
         unsigned long long count = 0;
+        errno = 0;
         if (tab && tab > line && tab[1] >= '0' && tab[1] <= '9')
             count = strtoull(tab + 1, &end, 10);
-        if (!tab || tab == line || !end || *end != '\0' ||
+        if (!tab || tab == line || !end || *end != '\0' || errno == ERANGE ||
             memchr(line, ' ', (size_t)(tab - line))) {
             seqlm_error_set(err, SEQLM_ERR_FORMAT, "%s: line %" PRIu64 ": expected TOKEN<TAB>COUNT",
                             path, seqlm_reader_line(r));
             goto fail;
         }
-        char word[4096];
         size_t wl = (size_t)(tab - line);
-        if (wl >= sizeof word) {
-            seqlm_error_set(err, SEQLM_ERR_FORMAT, "%s: line %" PRIu64 ": token too long", path,
-                            seqlm_reader_line(r));
-            goto fail;
+        if (wl + 1 > word_cap) {
+            char *p = realloc(word, wl + 1);
+            if (!p) {
+                seqlm_error_set(err, SEQLM_ERR_NOMEM, "%s: out of memory", path);
+                goto fail;
+            }
+            word = p;
+            word_cap = wl + 1;
         }
         memcpy(word, line, wl);
         word[wl] = '\0';
@@ -280,9 +287,11 @@ seqlm_vocab *seqlm_vocab_load(const char *path, seqlm_error *err) {
                         path);
         goto fail;
     }
+    free(word);
     seqlm_reader_free(r);
     return v;
 fail:
+    free(word);
     seqlm_reader_free(r);
     seqlm_vocab_free(v);
     return NULL;
