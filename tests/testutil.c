@@ -23,6 +23,12 @@ const char *test_data(const char *name) {
     return b;
 }
 
+const char *golden_path(const char *name) {
+    char *b = buf();
+    snprintf(b, 4096, "%s/%s", SEQLM_TEST_GOLDEN, name);
+    return b;
+}
+
 const char *shared_data(const char *name) {
     char *b = buf();
     snprintf(b, 4096, "%s/%s", SEQLM_SHARED_DATA, name);

@@ -11,6 +11,8 @@
 
 /* Path of a file under tests/data (SEQLM_TEST_DATA), ../shared/data or data/ (static buffer). */
 const char *test_data(const char *name);
+/* Path of a file under tests/golden (reference outputs written by the scripts there). */
+const char *golden_path(const char *name);
 const char *shared_data(const char *name);
 const char *repo_data(const char *name);
 /* 1 if ../shared/data/<name> exists; otherwise prints "SKIP: <why>" and returns 0. */

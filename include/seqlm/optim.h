@@ -55,7 +55,7 @@ typedef struct seqlm_optim seqlm_optim;
 seqlm_optim *seqlm_optim_create(const seqlm_optim_config *cfg, size_t n, seqlm_error *err);
 void seqlm_optim_free(seqlm_optim *o);
 /* One update of params (n) from grads (n), at learning rate lr (which overrides cfg->lr, so that
- * schedules can change it; pass cfg->lr otherwise). */
+ * schedules can change it; pass cfg->lr otherwise). params and grads must not overlap. */
 void seqlm_optim_step(seqlm_optim *o, float *params, const float *grads, float lr);
 /* The state for checkpoints: step count and the state arrays, state_floats() floats in all. */
 uint64_t seqlm_optim_steps(const seqlm_optim *o);
@@ -76,7 +76,7 @@ typedef enum {
     SEQLM_SCHED_CONSTANT = 0,
     SEQLM_SCHED_STEP,    /* lr * gamma^floor(epoch / step_size) */
     SEQLM_SCHED_PLATEAU, /* lr / factor when the validation loss fails to improve (patience) */
-    SEQLM_SCHED_LINEAR,  /* lr * (1 - t/total), down to lr * min_ratio */
+    SEQLM_SCHED_LINEAR,  /* lr * (1 - (1 - min_ratio) t/total): from lr down to lr * min_ratio */
     SEQLM_SCHED_COSINE   /* min + (lr - min) (1 + cos(pi t / total)) / 2 */
 } seqlm_sched_kind;
 
