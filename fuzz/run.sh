@@ -184,6 +184,7 @@ for t in $targets; do
         write_arpa_dict "$OUT/arpa.dict"
         dict=-dict=$OUT/arpa.dict
         ;;
+    *safetensors*) cp tests/golden/*.safetensors "$seeds"/ 2>/dev/null || seed_text "$seeds" ;;
     *) seed_text "$seeds" ;;
     esac
     echo "== $name: $(ls "$seeds" | wc -l) seeds, $(ls "$OUT/corpus/$name" | wc -l) corpus entries"

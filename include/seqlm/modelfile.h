@@ -35,11 +35,15 @@ seqlm_status seqlm_safetensors_write(const char *path, const seqlm_params *p,
                                      const seqlm_metadata *meta, seqlm_error *err);
 
 /* Reads a whole file into a new registry (one tensor per entry, F32 only; F16/BF16/F64 are
- * converted), and its metadata into *meta (may be NULL). */
+ * converted, I32/I64 too when every value is exactly a float; shape [] becomes [1]), and its
+ * metadata into *meta (may be NULL; must be initialised, e.g. {0}: the file's entries are
+ * added, replacing values of keys already there; untouched on error). */
 seqlm_params *seqlm_safetensors_read(const char *path, seqlm_metadata *meta, seqlm_error *err);
 
 /* Fills the tensors of an allocated model from a file: every tensor of p must be in the file
- * with the same shape (aliases may be absent); tensors the model lacks are an error. */
+ * with the same shape (aliases may be absent, or must hold their target's values); tensors the
+ * model lacks are an error. A file that does not fit leaves p as it was (an I/O error part
+ * way through the values may leave it partly filled). */
 seqlm_status seqlm_safetensors_load_into(const char *path, seqlm_params *p, seqlm_metadata *meta,
                                          seqlm_error *err);
 
