@@ -28,6 +28,10 @@
 extern "C" {
 #endif
 
+/* Every *_init function returns 0 (or the index it documents), or -1 when a tensor cannot be
+ * registered (a size <= 0, a name taken or too long, out of memory, params already allocated).
+ * init only registers; values come from the *_reset functions after seqlm_params_alloc. */
+
 /* ---- initialisation ---------------------------------------------------------------------- */
 
 void seqlm_init_uniform(float *w, size_t n, float a, seqlm_rng *rng); /* U(-a, a) */
@@ -37,7 +41,9 @@ void seqlm_init_normal(float *w, size_t n, float mean, float std, seqlm_rng *rng
 void seqlm_init_xavier_uniform(float *w, int fan_out, int fan_in, float gain, seqlm_rng *rng);
 void seqlm_init_xavier_normal(float *w, int fan_out, int fan_in, float gain, seqlm_rng *rng);
 /* A (rows, cols) matrix with orthonormal rows or columns (Saxe et al. 2014), times gain; for a
- * recurrent matrix (G*H, H) each (H, H) gate block is made orthogonal. */
+ * recurrent matrix (G*H, H) with G > 1 each (H, H) gate block is made orthogonal on its own
+ * (so the whole matrix's columns are orthogonal with norm sqrt(G), unlike PyTorch's
+ * orthogonal_ on the full matrix). Gram-Schmidt, twice, in double. */
 void seqlm_init_orthogonal(float *w, int rows, int cols, float gain, seqlm_rng *rng);
 
 /* ---- embedding: out[n] = weight[ids[n]] ----------------------------------------------------- */
@@ -67,7 +73,8 @@ typedef struct {
 int seqlm_linear_init(seqlm_linear *l, seqlm_params *p, const char *name, int I, int O,
                       int with_bias);
 /* Uses an existing (O, I) tensor as the weight (weight tying): registers "<name>.weight" as an
- * alias of tensor `weight`. */
+ * alias of tensor `weight`. seqlm_linear_reset then resets only the bias: the shared weight
+ * keeps the initialisation of its owner, as PyTorch's tying does. */
 int seqlm_linear_init_tied(seqlm_linear *l, seqlm_params *p, const char *name, int weight,
                            int with_bias);
 /* PyTorch's default: weight and bias U(-1/sqrt(I), 1/sqrt(I)). */
@@ -122,15 +129,17 @@ typedef struct {
     int b_hh; /* (G*H)    "<prefix>.bias_hh_<suffix>" */
 } seqlm_rnn;
 
-/* suffix is PyTorch's: "l0", "l1", "l0_reverse", ... */
+/* suffix is PyTorch's: "l0", "l1", "l0_reverse", ... (a NULL or empty prefix gives names without
+ * the dot). Returns 0, or -1 when a tensor cannot be registered. */
 int seqlm_rnn_init(seqlm_rnn *l, seqlm_params *p, const char *prefix, const char *suffix,
                    seqlm_cell cell, int I, int H);
 /* PyTorch's default: every tensor U(-1/sqrt(H), 1/sqrt(H)). */
 void seqlm_rnn_reset(const seqlm_rnn *l, seqlm_params *p, seqlm_rng *rng);
-/* LSTM only: sets both forget-gate bias blocks so that b_if + b_hf = value. */
+/* LSTM only: b_if = value and b_hf = 0, so the forget gate starts at sigmoid(value). */
 void seqlm_rnn_set_forget_bias(const seqlm_rnn *l, seqlm_params *p, float value);
 
-/* What backward needs from forward, for up to T_max steps of B_max sequences. */
+/* What backward needs from forward, for up to T_max steps of B_max sequences (including a copy
+ * of x: T*B*I floats), allocated once. */
 typedef struct seqlm_rnn_cache seqlm_rnn_cache;
 seqlm_rnn_cache *seqlm_rnn_cache_create(const seqlm_rnn *l, int T_max, int B_max);
 void seqlm_rnn_cache_free(seqlm_rnn_cache *c);
@@ -141,7 +150,9 @@ size_t seqlm_rnn_cache_bytes(const seqlm_rnn *l, int T_max, int B_max);
  * t = T-1 down to 0 (the backward direction of a bidirectional layer). lengths (B) may be NULL;
  * otherwise sequence b has lengths[b] valid steps: at t >= lengths[b] its state is carried
  * unchanged and y is 0, and a reverse run starts at t = lengths[b] - 1, so padding never
- * changes a result. hT/cT are then the states after each sequence's last valid step. */
+ * changes a result. hT/cT are then the states after each sequence's last valid step. Lengths
+ * are clamped to [0, T]. For cells other than LSTM, cT (and dc0 in backward) come out as zeros.
+ * hT and cT may alias h0 and c0 (a truncated-BPTT loop carries its state in place). */
 void seqlm_rnn_forward(const seqlm_rnn *l, const seqlm_params *p, seqlm_rnn_cache *c,
                        const float *x, int T, int B, const int32_t *lengths, int reverse,
                        const float *h0, const float *c0, float *y, float *hT, float *cT);
@@ -225,8 +236,8 @@ int seqlm_window_init(seqlm_window *m, seqlm_params *p, int V, int E, int n, int
                       size_t N_max);
 void seqlm_window_free(seqlm_window *m);
 void seqlm_window_reset(const seqlm_window *m, seqlm_params *p, seqlm_rng *rng);
-/* context (N, n) word ids (oldest first), targets (N): mean cross-entropy; with backward set,
- * accumulates all parameter gradients. */
+/* context (N, n) word ids (oldest first), targets (N): mean cross-entropy over the targets that
+ * are not -100; with backward set, accumulates all parameter gradients. */
 double seqlm_window_loss(seqlm_window *m, seqlm_params *p, const int32_t *context,
                          const int32_t *targets, size_t N, int backward);
 /* log p(w | context) for every word: out (N, V). */
