@@ -20,7 +20,7 @@
 
 #include "seqlm/modelfile.h"
 
-#define GOLDEN(name) SEQLM_TEST_DATA "/../golden/" name
+#define GOLDEN(name) golden_path(name)
 #define PYTHON       "/usr/bin/python3"
 
 /* --- helpers ------------------------------------------------------------------------------ */

@@ -675,7 +675,7 @@ static void test_window(void **unused) {
 
 static seqlm_params *golden_open(const char *name) {
     seqlm_error err;
-    seqlm_params *g = seqlm_safetensors_read(test_data(name), NULL, &err);
+    seqlm_params *g = seqlm_safetensors_read(golden_path(name), NULL, &err);
     if (!g) printf("%s\n", err.msg);
     assert_non_null(g);
     return g;
@@ -710,7 +710,7 @@ static void test_golden_linear(void **unused) {
     (void)unused;
     const int I = 7, O = 6;
     const size_t N = 5;
-    seqlm_params *g = golden_open("../golden/layers_linear.safetensors");
+    seqlm_params *g = golden_open("layers_linear.safetensors");
     seqlm_params *p = seqlm_params_create();
     seqlm_linear lin;
     assert_int_equal(seqlm_linear_init(&lin, p, "lin", I, O, 1), 0);
@@ -735,7 +735,7 @@ static void test_golden_embedding(void **unused) {
     (void)unused;
     const int V = 10, E = 4;
     const size_t N = 15;
-    seqlm_params *g = golden_open("../golden/layers_embedding.safetensors");
+    seqlm_params *g = golden_open("layers_embedding.safetensors");
     seqlm_params *p = seqlm_params_create();
     seqlm_embedding emb;
     assert_int_equal(seqlm_embedding_init(&emb, p, "emb", V, E), 0);
@@ -757,7 +757,7 @@ static void test_golden_xent(void **unused) {
     (void)unused;
     const size_t N = 8;
     const int V = 12;
-    seqlm_params *g = golden_open("../golden/layers_xent.safetensors");
+    seqlm_params *g = golden_open("layers_xent.safetensors");
     int32_t t[8];
     gold_ids(g, "targets", t, N);
     float d[8 * 12], z[8 * 12];
@@ -803,8 +803,8 @@ static void golden_window(const char *file, int direct) {
 
 static void test_golden_window(void **unused) {
     (void)unused;
-    golden_window("../golden/layers_window.safetensors", 1);
-    golden_window("../golden/layers_window_nodirect.safetensors", 0);
+    golden_window("layers_window.safetensors", 1);
+    golden_window("layers_window_nodirect.safetensors", 0);
 }
 
 int main(void) {

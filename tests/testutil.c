@@ -17,12 +17,6 @@ static char *buf(void) {
     return bufs[next_buf];
 }
 
-const char *test_data(const char *name) {
-    char *b = buf();
-    snprintf(b, 4096, "%s/%s", SEQLM_TEST_DATA, name);
-    return b;
-}
-
 const char *golden_path(const char *name) {
     char *b = buf();
     snprintf(b, 4096, "%s/%s", SEQLM_TEST_GOLDEN, name);

@@ -9,8 +9,7 @@
 
 #include <cmocka.h>
 
-/* Path of a file under tests/data (SEQLM_TEST_DATA), ../shared/data or data/ (static buffer). */
-const char *test_data(const char *name);
+/* Path of a file under ../shared/data or the repository's data/ (a rotating static buffer). */
 /* Path of a file under tests/golden (reference outputs written by the scripts there). */
 const char *golden_path(const char *name);
 const char *shared_data(const char *name);
