@@ -45,6 +45,10 @@ void cli_progress_end(cli_progress_state *p);
 void cli_catch_signals(void);
 
 int cmd_ngram(int argc, char **argv);
+int cmd_train(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+int cmd_sample(int argc, char **argv);
+int cmd_plot(int argc, char **argv);
 int cmd_vocab(int argc, char **argv);
 
 #endif

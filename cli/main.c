@@ -13,6 +13,12 @@ static const char usage[] =
     "  ngram sample   generate sentences from <s> until </s>\n"
     "  ngram convert  ARPA <-> binary\n"
     "\n"
+    "neural language models (RNN, LSTM, GRU, Bengio's window model):\n"
+    "  train          train a model on text (truncated BPTT, checkpoints, exact resume)\n"
+    "  eval           perplexity / bits per character of a text (also n-gram models; --mix)\n"
+    "  sample         generate text (temperature, top-k, top-p, greedy, beam)\n"
+    "  plot           draw a training log's curves (gnuplot)\n"
+    "\n"
     "text:\n"
     "  vocab          count the tokens of a corpus and write a vocabulary file\n"
     "\n"
@@ -30,6 +36,10 @@ int main(int argc, char **argv) {
     }
     if (strcmp(argv[1], "ngram") == 0) return cmd_ngram(argc - 1, argv + 1);
     if (strcmp(argv[1], "vocab") == 0) return cmd_vocab(argc - 1, argv + 1);
+    if (strcmp(argv[1], "train") == 0) return cmd_train(argc - 1, argv + 1);
+    if (strcmp(argv[1], "eval") == 0) return cmd_eval(argc - 1, argv + 1);
+    if (strcmp(argv[1], "sample") == 0) return cmd_sample(argc - 1, argv + 1);
+    if (strcmp(argv[1], "plot") == 0) return cmd_plot(argc - 1, argv + 1);
     fprintf(stderr, "seqlm: error: unknown command '%s' (see 'seqlm --help')\n", argv[1]);
     return EXIT_USAGE;
 }

@@ -41,6 +41,9 @@ void seqlm_error_prefix(seqlm_error *err, const char *fmt, ...)
 /* Resets err to SEQLM_OK with an empty message. */
 void seqlm_error_clear(seqlm_error *err);
 
+/* Called with a one-line notice (a fallback taken, a value clamped); may be NULL. */
+typedef void (*seqlm_warn_fn)(void *ctx, const char *message);
+
 /* A short name for a status ("I/O error", "format error", ...). */
 const char *seqlm_status_name(seqlm_status status);
 

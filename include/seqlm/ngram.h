@@ -48,9 +48,6 @@ typedef enum {
 const char *seqlm_smoothing_name(seqlm_smoothing s);
 int seqlm_smoothing_parse(const char *name, seqlm_smoothing *s);
 
-/* Called with a one-line notice (a fallback taken, a value clamped); may be NULL. */
-typedef void (*seqlm_warn_fn)(void *ctx, const char *message);
-
 typedef struct {
     int order;                 /* 1 .. SEQLM_NGRAM_MAX_ORDER */
     seqlm_smoothing smoothing; /* default MKN */

@@ -12,12 +12,14 @@
  *                stacks, bidirectional, output layer, Bengio's window model
  *   optim.h      optimisers (PyTorch 1.13's updates), clipping, schedules
  *   modelfile.h  safetensors model files
+ *   lm.h         neural language models: data, model files, training, evaluation, generation
  */
 #ifndef SEQLM_SEQLM_H
 #define SEQLM_SEQLM_H
 
 #include "seqlm/error.h"
 #include "seqlm/kernels.h"
+#include "seqlm/lm.h"
 #include "seqlm/modelfile.h"
 #include "seqlm/nn.h"
 #include "seqlm/ngram.h"
