@@ -114,7 +114,10 @@ void seqlm_lm_work_free(seqlm_lm_work *w);
 /* Zeroes the carried state (hidden and cell states; the window model's word history, which
  * starts as </s>). */
 void seqlm_lm_work_reset(seqlm_lm_work *w);
-/* The carried state as one float array (for checkpoints), and its length. */
+/* The carried state as one float array (for checkpoints), and its length. Writing into the
+ * array sets the state the next call starts from. Works of one model with the same B have the
+ * same length and layout, so copying the array of one B=1 work into another moves a stream's
+ * whole state (beam search in src/sample/ does this; it relies on nothing else). */
 float *seqlm_lm_work_state(seqlm_lm_work *w, size_t *n);
 
 /* One window: inputs x (T, B) and targets y (T, B) (ignore_index -100 skips a position).
@@ -150,15 +153,17 @@ seqlm_status seqlm_lm_eval(seqlm_lm *m, const char *path, int batch, int bptt,
 
 /* ---- training -------------------------------------------------------------------------------- */
 
-/* One line of the training log (also written as JSON lines with log_path). */
+/* One line of the training log (also written as JSON lines with log_path). "start" comes once,
+ * before the optimiser and workspaces are allocated, with params and bytes set. */
 typedef struct {
-    const char *event; /* "interval", "epoch", "end" */
+    const char *event; /* "start", "interval", "epoch", "end" */
     int epoch;
     uint64_t step, steps_total;  /* updates done / planned (0 if unknown) */
     double progress;             /* fraction of the epoch */
     double loss, ppl;            /* interval (or epoch) training loss, nats */
     double valid_loss, valid_ppl; /* epoch events; NaN otherwise */
     double lr, grad_norm, tokens_per_s, elapsed, eta;
+    uint64_t params, bytes; /* "start": trainable floats; seqlm_lm_train_bytes's estimate */
 } seqlm_train_event;
 
 typedef void (*seqlm_train_fn)(void *ctx, const seqlm_train_event *e);
@@ -201,7 +206,9 @@ seqlm_status seqlm_train(seqlm_lm *m, const seqlm_train_config *cfg, seqlm_error
 /* Continues from a checkpoint with its settings (the model, optimiser, schedule, RNG, data
  * position and carried state are restored); overrides (may be NULL) may change output_path,
  * max_steps, max_time, checkpoint_path, log_path, on_event. The result is bit-identical to an
- * uninterrupted run with the same seed and threads. */
+ * uninterrupted run with the same seed and threads. Overrides left NULL or 0 keep the
+ * checkpoint's values; on_event, warn and their contexts are always taken from overrides.
+ * Checkpoints go on to the file resumed from unless checkpoint_path is overridden. */
 seqlm_status seqlm_train_resume(const char *checkpoint, const seqlm_train_config *overrides,
                                 seqlm_error *err);
 
@@ -214,8 +221,8 @@ typedef struct {
     int greedy;         /* argmax */
     int beam;           /* beam width (0 = sampling); length-normalised log-probability */
     double length_penalty; /* beam: score = logp / len^alpha (default 1) */
-    size_t length;      /* max tokens (words: stop at </s> earlier; default 100 words, 500
-                           characters) */
+    size_t length;      /* max tokens (words: stop at </s> earlier; 0, the default: 100 words,
+                           500 characters or bytes) */
     const char *prime;  /* text the generation continues (tokenised with the model's unit) */
 } seqlm_gen_config;
 
@@ -223,9 +230,21 @@ seqlm_gen_config seqlm_gen_default_config(void);
 
 /* Generates one sequence from </s> (as <s>) and prime, writing the generated text (valid
  * UTF-8: words joined by spaces; characters and bytes as text, invalid byte sequences
- * replaced by U+FFFD) to a new string *text (caller frees). */
+ * replaced by U+FFFD) to a new string *text (caller frees). The text is the continuation only
+ * (prime not repeated); <unk> and <s> are never generated. Sampling applies temperature, then
+ * top-k, then top-p, and draws one seqlm_rng_uniform per token (same rng state, same text);
+ * greedy and beam draw nothing. Beam search uses the model's log-probabilities (temperature,
+ * top-k and top-p are ignored) and stops when `beam` hypotheses have ended in </s>; width 1 is
+ * greedy decoding. Word models stop at </s>; char and byte models write `length` units, </s> as
+ * a newline. */
 seqlm_status seqlm_lm_generate(seqlm_lm *m, const seqlm_gen_config *g, seqlm_rng *rng,
                                char **text, seqlm_error *err);
+
+/* The text of n token ids of vocabulary v as seqlm_lm_generate writes it (shared with the n-gram
+ * sampler's callers): words joined by single spaces, char and byte tokens by their surface
+ * (seqlm_token_surface), </s> as a newline, <unk> as itself; invalid UTF-8 and NUL bytes become
+ * U+FFFD. Returns a new string (caller frees), NULL when out of memory. */
+char *seqlm_gen_text(const seqlm_vocab *v, seqlm_unit unit, const uint32_t *ids, size_t n);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,52 @@
+/* model_internal.h - the insides of seqlm_lm and seqlm_lm_work (internal; see seqlm/lm.h).
+ *
+ * Shared by model.c (create, files, forward/backward), eval.c and anything in src/ that needs to
+ * look at the layers directly (tests include it to compose the layers by hand). Not an API:
+ * users of the library go through seqlm/lm.h. */
+#ifndef SEQLM_LM_MODEL_INTERNAL_H
+#define SEQLM_LM_MODEL_INTERNAL_H
+
+#include "seqlm/lm.h"
+
+/* Scratch for the output layer (and the window model) is grown to T*B rows by
+ * seqlm_lm_work_create, but never past this many floats: larger windows are done in chunks. */
+#define SEQLM_LM_SCRATCH_FLOATS ((size_t)1 << 24)
+
+struct seqlm_lm {
+    seqlm_lm_config cfg;
+    seqlm_vocab *vocab; /* owned */
+    int V;
+    seqlm_params *p; /* owned: every tensor, PyTorch's names */
+    /* recurrent archs */
+    seqlm_embedding enc; /* "encoder" (V, E) */
+    seqlm_rnn_stack rnn; /* "rnn" */
+    seqlm_output dec;    /* "decoder" (V, H), tied to encoder.weight with tie_weights */
+    /* window arch */
+    seqlm_window win;
+};
+
+struct seqlm_lm_work {
+    seqlm_lm *m;
+    int T_max, B;
+    /* recurrent */
+    seqlm_stack_cache *cache;
+    float *emb;        /* (T_max, B, E) embeddings, after dropout */
+    uint8_t *emb_mask; /* (T_max, B, E) dropout mask, or NULL without dropout */
+    float *y;          /* (T_max, B, H) top layer outputs, after dropout */
+    uint8_t *y_mask;   /* (T_max, B, H) */
+    float *dy;         /* (T_max, B, H) */
+    float *dx;         /* (T_max, B, E) */
+    float *h, *c;      /* (L, B, H) carried states; c only for LSTM (else NULL); in state */
+    /* window */
+    int32_t *ctx; /* (T_max*B, n) context ids of each position, oldest first */
+    float *hist;  /* (B, n) the last n ids of each column (as floats); in state */
+    float *state; /* the carried state: h then c, or hist */
+    size_t state_n;
+};
+
+/* 1 for the recurrent archs. */
+static inline int seqlm_lm_is_recurrent(seqlm_arch a) {
+    return a != SEQLM_ARCH_WINDOW;
+}
+
+#endif
