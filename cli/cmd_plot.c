@@ -1,7 +1,208 @@
-/* cmd_plot.c - placeholder, being written. */
+/* cmd_plot.c - `seqlm plot LOG`: loss and perplexity curves of a training log (the JSON lines
+ * `seqlm train --log` writes), drawn by gnuplot into a PNG or SVG file. The log is read here
+ * (one flat JSON object per line; only the numbers we plot); the drawing is gnuplot's. */
+#define _DEFAULT_SOURCE /* mkstemps */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include "cli.h"
+
+static const char plot_help[] =
+    "usage: seqlm plot LOG [-o OUT.png|OUT.svg]\n"
+    "\n"
+    "Draws the training curves of LOG (written by seqlm train --log): the training loss of\n"
+    "every progress interval and epoch and the validation loss after every epoch, against\n"
+    "updates, with perplexity below. Needs gnuplot (Debian: apt-get install gnuplot-nox).\n"
+    "\n"
+    "  -o, --output OUT     OUT.png (default: LOG with .png) or OUT.svg\n";
+
+/* The number after "key": in a flat JSON object; NAN when absent or null. */
+static double field(const char *line, const char *key) {
+    char pat[64];
+    snprintf(pat, sizeof pat, "\"%s\":", key);
+    const char *at = strstr(line, pat);
+    if (!at) return NAN;
+    at += strlen(pat);
+    char *end;
+    double v = strtod(at, &end);
+    return end == at ? NAN : v;
+}
+
+static int has_event(const char *line, const char *name) {
+    char pat[64];
+    snprintf(pat, sizeof pat, "\"event\":\"%s\"", name);
+    return strstr(line, pat) != NULL;
+}
+
+/* 1 if an executable named prog is on PATH. */
+static int on_path(const char *prog) {
+    const char *path = getenv("PATH");
+    if (!path) path = "/usr/bin:/bin";
+    char dir[4096];
+    while (*path) {
+        size_t n = strcspn(path, ":");
+        snprintf(dir, sizeof dir, "%.*s/%s", (int)n, path, prog);
+        if (n && access(dir, X_OK) == 0) return 1;
+        path += n + (path[n] == ':');
+    }
+    return 0;
+}
+
+static int run_quiet(const char *cmd) {
+    int rc = system(cmd);
+    return rc != -1 && WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+/* A temporary file for gnuplot's input; its path in buf. */
+static FILE *temp_file(char *buf, size_t cap, const char *suffix) {
+    const char *dir = getenv("TMPDIR");
+    snprintf(buf, cap, "%s/seqlm-plot-XXXXXX%s", dir && *dir ? dir : "/tmp", suffix);
+    int fd = mkstemps(buf, (int)strlen(suffix));
+    return fd < 0 ? NULL : fdopen(fd, "w");
+}
+
+/* Single quotes for gnuplot strings: a quote inside is doubled. */
+static void put_quoted(FILE *f, const char *s) {
+    fputc('\'', f);
+    for (; *s; s++) {
+        if (*s == '\'') fputc('\'', f);
+        fputc(*s, f);
+    }
+    fputc('\'', f);
+}
+
 int cmd_plot(int argc, char **argv) {
-    (void)argc;
-    (void)argv;
-    return cli_fail("'seqlm plot' is not implemented yet");
+    static const struct option opts[] = {
+        {"output", required_argument, 0, 'o'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    const char *cmd = "plot", *out = NULL;
+    int c;
+    while ((c = cli_getopt(argc, argv, ":o:h", opts, cmd)) != -1) {
+        switch (c) {
+        case 'o':
+            out = optarg;
+            break;
+        case 'h':
+            fputs(plot_help, stdout);
+            return 0;
+        default:
+            return EXIT_USAGE;
+        }
+    }
+    if (optind + 1 != argc) return cli_usage(cmd, optind == argc ? "missing LOG" : "one LOG only");
+    const char *log = argv[optind];
+    char outbuf[4096];
+    if (!out) {
+        snprintf(outbuf, sizeof outbuf, "%s", log);
+        char *dot = strrchr(outbuf, '.'), *slash = strrchr(outbuf, '/');
+        if (dot && (!slash || dot > slash)) *dot = '\0';
+        strncat(outbuf, ".png", sizeof outbuf - strlen(outbuf) - 1);
+        out = outbuf;
+    }
+    int svg = strlen(out) > 4 && strcmp(out + strlen(out) - 4, ".svg") == 0;
+    int png = strlen(out) > 4 && strcmp(out + strlen(out) - 4, ".png") == 0;
+    if (!svg && !png) return cli_usage(cmd, "-o must name a .png or .svg file, not '%s'", out);
+    if (!on_path("gnuplot"))
+        return cli_fail("seqlm plot needs gnuplot, which is not installed (Debian: apt-get "
+                        "install gnuplot-nox)");
+
+    FILE *in = fopen(log, "r");
+    if (!in) return cli_fail("%s: cannot open: %s", log, strerror(errno));
+    char data_path[4096], script_path[4096];
+    FILE *data = temp_file(data_path, sizeof data_path, ".dat");
+    if (!data) {
+        fclose(in);
+        return cli_fail("cannot create a temporary file: %s", strerror(errno));
+    }
+    /* block 0: intervals (step, loss, ppl); block 1: epochs (step, loss, ppl, valid, valid ppl) */
+    char line[8192];
+    size_t n_iv = 0, n_ep = 0, lineno = 0, bad = 0;
+    fprintf(data, "# intervals: step loss ppl\n");
+    while (fgets(line, sizeof line, in)) {
+        lineno++;
+        if (line[0] != '{') {
+            bad++;
+            continue;
+        }
+        if (!has_event(line, "interval")) continue;
+        double s = field(line, "step"), l = field(line, "loss");
+        if (isfinite(s) && isfinite(l)) {
+            fprintf(data, "%.17g %.17g %.17g\n", s, l, exp(l));
+            n_iv++;
+        }
+    }
+    if (!n_iv) fprintf(data, "nan nan nan\n");
+    fprintf(data, "\n\n# epochs: step loss ppl valid_loss valid_ppl epoch\n");
+    rewind(in);
+    while (fgets(line, sizeof line, in)) {
+        if (line[0] != '{' || !has_event(line, "epoch")) continue;
+        double s = field(line, "step"), l = field(line, "loss"), v = field(line, "valid_loss");
+        if (!isfinite(s)) continue;
+        fprintf(data, "%.17g %.17g %.17g %.17g %.17g %d\n", s, l, exp(l), v, exp(v),
+                (int)field(line, "epoch"));
+        n_ep++;
+    }
+    if (!n_ep) fprintf(data, "nan nan nan nan nan 0\n");
+    fclose(in);
+    if (fclose(data) != 0) {
+        remove(data_path);
+        return cli_fail("cannot write a temporary file");
+    }
+    if (n_iv + n_ep == 0) {
+        remove(data_path);
+        return cli_fail("%s: no training progress to plot (%zu lines%s; written by seqlm train "
+                        "--log?)",
+                        log, lineno, bad ? ", not JSON" : "");
+    }
+
+    FILE *sc = temp_file(script_path, sizeof script_path, ".gp");
+    if (!sc) {
+        remove(data_path);
+        return cli_fail("cannot create a temporary file: %s", strerror(errno));
+    }
+    const char *term = svg ? "svg size 900,700 dynamic"
+                       : run_quiet("gnuplot -e 'set terminal pngcairo' >/dev/null 2>&1") == 0
+                           ? "pngcairo size 900,700"
+                           : "png size 900,700";
+    fprintf(sc, "set terminal %s\nset output ", term);
+    put_quoted(sc, out);
+    fprintf(sc, "\nset datafile missing 'nan'\nset key top right\nset grid\n"
+                "set multiplot layout 2,1 title ");
+    put_quoted(sc, log);
+    fprintf(sc, " noenhanced\nset xlabel 'updates'\nset ylabel 'loss (nats per token)'\n");
+    const char *d = data_path;
+    fprintf(sc, "plot ");
+    put_quoted(sc, d);
+    fprintf(sc, " index 0 using 1:2 with lines lc rgb '#9ecae1' title 'train (interval)', ");
+    put_quoted(sc, d);
+    fprintf(sc,
+            " index 1 using 1:2 with linespoints lc rgb '#3182bd' pt 7 title 'train (epoch)', ");
+    put_quoted(sc, d);
+    fprintf(sc, " index 1 using 1:4 with linespoints lc rgb '#e6550d' pt 5 title 'valid'\n");
+    fprintf(sc, "set logscale y\nset ylabel 'perplexity'\nplot ");
+    put_quoted(sc, d);
+    fprintf(sc, " index 0 using 1:3 with lines lc rgb '#9ecae1' title 'train (interval)', ");
+    put_quoted(sc, d);
+    fprintf(sc,
+            " index 1 using 1:3 with linespoints lc rgb '#3182bd' pt 7 title 'train (epoch)', ");
+    put_quoted(sc, d);
+    fprintf(sc, " index 1 using 1:5 with linespoints lc rgb '#e6550d' pt 5 title 'valid'\n");
+    fprintf(sc, "unset multiplot\nset output\n");
+    if (fclose(sc) != 0) {
+        remove(data_path);
+        remove(script_path);
+        return cli_fail("cannot write a temporary file");
+    }
+    char command[8400];
+    snprintf(command, sizeof command, "gnuplot '%s' 2>&1", script_path);
+    int rc = run_quiet(command);
+    remove(data_path);
+    remove(script_path);
+    if (rc != 0) return cli_fail("gnuplot failed (exit status %d) drawing %s", rc, out);
+    fprintf(stderr, "seqlm: %s: %zu intervals, %zu epochs\n", out, n_iv, n_ep);
+    return 0;
 }

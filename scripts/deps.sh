@@ -7,6 +7,6 @@ SUDO=
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends \
     build-essential cmake pkg-config zlib1g-dev libcmocka-dev python3 time \
-    libopenblas-openmp-dev libcjson-dev \
+    libopenblas-openmp-dev libcjson-dev gnuplot-nox \
     >/dev/null
 echo "deps: installed"

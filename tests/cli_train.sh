@@ -1,0 +1,175 @@
+#!/usr/bin/env bash
+# cli_train.sh - `seqlm train` and `seqlm plot` end to end on small text made here.
+#
+# usage: bash tests/cli_train.sh /abs/path/to/seqlm [shared-data-dir]
+#
+# A tiny model trains and is written; --log writes JSON lines whose last has tokens_per_s; the
+# same seed gives byte-identical model files; a run killed with SIGKILL and resumed from its
+# checkpoint ends byte-identical to an uninterrupted one; bad flags exit 2, unusable input
+# (a text too short for one window, an empty validation text, a diverging run) exits 1;
+# `seqlm plot` draws a PNG (skipped without gnuplot). Each check prints PASS or FAIL (or SKIP);
+# the last line is "N passed, M failed" and the exit status is non-zero when anything failed.
+set -u
+
+if [ $# -lt 1 ]; then
+    echo "usage: $0 /path/to/seqlm [shared-data-dir]" >&2
+    exit 2
+fi
+SEQLM=$1
+case $SEQLM in /*) ;; *) SEQLM=$(cd "$(dirname "$SEQLM")" && pwd)/$(basename "$SEQLM") ;; esac
+if [ ! -x "$SEQLM" ]; then
+    echo "SKIP: $SEQLM is not an executable"
+    exit 77
+fi
+if ! command -v python3 >/dev/null 2>&1; then
+    echo "SKIP: the checks need python3"
+    exit 77
+fi
+
+T=$(mktemp -d "${TMPDIR:-/tmp}/seqlm-cli-train.XXXXXX")
+trap 'rm -rf "$T"' EXIT
+cd "$T" || exit 1
+
+npass=0
+nfail=0
+pass() { echo "PASS: $1"; npass=$((npass + 1)); }
+fail() { echo "FAIL: $1"; nfail=$((nfail + 1)); }
+check() { # check NAME COMMAND...: PASS when the command succeeds
+    local name=$1
+    shift
+    if "$@"; then pass "$name"; else fail "$name"; fi
+}
+# expect_exit NAME CODE COMMAND...: the command exits with CODE and says "seqlm: error:"
+expect_exit() {
+    local name=$1 code=$2
+    shift 2
+    "$@" >out.txt 2>err.txt
+    local got=$?
+    if [ "$got" -eq "$code" ] && grep -q "seqlm: error:" err.txt; then
+        pass "$name (exit $got)"
+    else
+        fail "$name: exit $got, expected $code; stderr: $(head -c 300 err.txt)"
+    fi
+}
+
+# --- text: a small grammar, the same every time ----------------------------------------------
+python3 - <<'EOF'
+import random
+r = random.Random(1)
+subj = ["the cat", "a dog", "the old man", "my sister", "the bird", "our teacher"]
+verb = ["sees", "likes", "chases", "finds", "watches", "paints"]
+obj = ["the ball", "a red apple", "the small house", "the river", "a green tree", "the moon"]
+def lines(n):
+    return "".join("%s %s %s\n" % (r.choice(subj), r.choice(verb), r.choice(obj)) for _ in range(n))
+open("train.txt", "w").write(lines(400))
+open("valid.txt", "w").write(lines(40))
+open("big.txt", "w").write(lines(3000))
+open("short.txt", "w").write("the cat sees\n")
+open("empty.txt", "w").write("")
+EOF
+SMALL=(--layers 1 --hidden 24 --embedding 24 --batch 8 --bptt 10 --threads 2)
+
+# --- training, the log, reproducibility ------------------------------------------------------
+"$SEQLM" train --train train.txt --valid valid.txt -o m1.safetensors "${SMALL[@]}" --epochs 3 \
+    --seed 3 --log log.jsonl --log-interval 0.01 -q 2>err.txt
+rc=$?
+check "train writes a model" test $rc -eq 0 -a -s m1.safetensors
+check "train writes a checkpoint beside it" test -s m1.safetensors.ckpt
+check "--log: JSON lines, the last with tokens_per_s" python3 -c '
+import json, sys
+rows = [json.loads(l) for l in open("log.jsonl")]
+assert rows[0]["event"] == "start" and rows[0]["params"] > 0, rows[0]
+assert sum(r["event"] == "epoch" for r in rows) == 3
+assert rows[-1]["event"] == "end" and rows[-1]["tokens_per_s"] > 0, rows[-1]
+'
+"$SEQLM" train --train train.txt --valid valid.txt -o m2.safetensors "${SMALL[@]}" --epochs 3 \
+    --seed 3 -q 2>err.txt
+check "the same seed gives a byte-identical model" cmp -s m1.safetensors m2.safetensors
+"$SEQLM" train --train train.txt -o m3.safetensors "${SMALL[@]}" --epochs 1 --seed 4 -q 2>err.txt
+check "another seed gives another model" test -s m3.safetensors
+if cmp -s m1.safetensors m3.safetensors; then fail "seeds differ but models are equal"; fi
+"$SEQLM" train --train train.txt -o m4.safetensors "${SMALL[@]}" --epochs 1 2>err.txt
+check "progress: parameter count and memory at the start" grep -q "parameters, about" err.txt
+check "no --valid says the last model is kept" grep -q "last model is kept" err.txt
+
+# --- kill -9, resume: the same bits as an uninterrupted run ----------------------------------
+RUN=(--train big.txt -u char --layers 1 --hidden 64 --embedding 16 --batch 16 --bptt 32
+    --threads 1 --dropout 0.1 --optimizer adam --max-steps 120 --checkpoint-every 5 -q)
+"$SEQLM" train "${RUN[@]}" -o a.safetensors --checkpoint a.ckpt 2>err.txt
+check "uninterrupted run with --max-steps" test -s a.safetensors
+"$SEQLM" train "${RUN[@]}" -o b.safetensors --checkpoint b.ckpt 2>err.txt &
+pid=$!
+for _ in $(seq 1 400); do
+    [ -s b.ckpt ] && break
+    sleep 0.01
+done
+sleep 0.2
+if kill -9 "$pid" 2>/dev/null; then
+    wait "$pid" 2>/dev/null
+    echo "     (killed after $(python3 -c '
+import json, struct
+f = open("b.ckpt", "rb"); n = struct.unpack("<Q", f.read(8))[0]
+print(json.loads(f.read(n))["__metadata__"]["run.step"])') updates)"
+else
+    wait "$pid"
+    echo "     (the run ended before the kill; resuming from its last checkpoint)"
+fi
+"$SEQLM" train --resume b.ckpt -o b.safetensors 2>err.txt
+rc=$?
+check "resume after kill -9 succeeds" test $rc -eq 0
+check "resumed model is byte-identical to the uninterrupted one" cmp -s a.safetensors b.safetensors
+
+# --- Ctrl-C: a checkpoint, exit 1, and how to continue -------------------------------------
+"$SEQLM" train "${RUN[@]}" --max-steps 100000 -o c.safetensors --checkpoint c.ckpt 2>int.txt &
+pid=$!
+for _ in $(seq 1 400); do
+    [ -s c.ckpt ] && break
+    sleep 0.01
+done
+kill -INT "$pid"
+wait "$pid"
+rc=$?
+check "SIGINT: exit 1 and a message naming the checkpoint to resume" \
+    test $rc -eq 1 -a -s c.ckpt && grep -q "resume c.ckpt" int.txt
+
+# --- bad usage: exit 2 -----------------------------------------------------------------------
+expect_exit "unknown flag" 2 "$SEQLM" train --train train.txt -o x.st --bogus
+expect_exit "unknown --arch" 2 "$SEQLM" train --train train.txt -o x.st --arch transformer
+expect_exit "--hidden 0" 2 "$SEQLM" train --train train.txt -o x.st --hidden 0
+expect_exit "--batch -1" 2 "$SEQLM" train --train train.txt -o x.st --batch -1
+expect_exit "--lr nan" 2 "$SEQLM" train --train train.txt -o x.st --lr nan
+expect_exit "--tie-weights with hidden != embedding" 2 \
+    "$SEQLM" train --train train.txt -o x.st --tie-weights --hidden 32 --embedding 16
+expect_exit "--direct without --arch window" 2 "$SEQLM" train --train train.txt -o x.st --direct
+expect_exit "--vocab with --min-count" 2 \
+    "$SEQLM" train --train train.txt -o x.st --vocab v.txt --min-count 2
+expect_exit "missing -o" 2 "$SEQLM" train --train train.txt
+expect_exit "--resume with a model flag" 2 "$SEQLM" train --resume b.ckpt --hidden 10
+expect_exit "plot: bad output suffix" 2 "$SEQLM" plot log.jsonl -o curves.jpg
+
+# --- bad input: exit 1 -----------------------------------------------------------------------
+expect_exit "a text too short for one window" 1 \
+    "$SEQLM" train --train short.txt -o x.st --batch 20 -q
+expect_exit "an empty validation text" 1 \
+    "$SEQLM" train --train train.txt --valid empty.txt -o x.st "${SMALL[@]}" -q
+expect_exit "a missing training file" 1 "$SEQLM" train --train nope.txt -o x.st -q
+expect_exit "--resume of a model file (not a checkpoint)" 1 \
+    "$SEQLM" train --resume m1.safetensors -o x.st -q
+expect_exit "a diverging run" 1 \
+    "$SEQLM" train --train train.txt -o nan.st "${SMALL[@]}" --lr 1e9 --clip 0 -q
+check "the divergence message suggests a lower --lr" grep -q -- "--lr" err.txt
+
+# --- plot ------------------------------------------------------------------------------------
+if command -v gnuplot >/dev/null 2>&1; then
+    "$SEQLM" plot log.jsonl -o curves.png 2>err.txt
+    check "plot writes a PNG" python3 -c '
+import sys
+sys.exit(open("curves.png", "rb").read(8) != b"\x89PNG\r\n\x1a\n")'
+    "$SEQLM" plot log.jsonl -o curves.svg 2>err.txt
+    check "plot writes an SVG" grep -q "<svg" curves.svg
+else
+    echo "SKIP: seqlm plot (gnuplot is not installed)"
+fi
+
+echo "$npass passed, $nfail failed"
+[ "$nfail" -eq 0 ]
