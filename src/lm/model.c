@@ -468,7 +468,7 @@ void seqlm_lm_logprobs(seqlm_lm *m, seqlm_lm_work *w, const int32_t *x, int T, f
 
 /* The config as a JSON object: {"arch": "lstm", "layers": 2, "hidden": 200, "embedding": 200,
  * "context": 4, "dropout": 0.5, "tie_weights": false, "direct": false, "unit": "word"}. */
-static void config_json(const seqlm_lm_config *c, char *buf, size_t cap) {
+void lm_config_json(const seqlm_lm_config *c, char *buf, size_t cap) {
     snprintf(buf, cap,
              "{\"arch\": \"%s\", \"layers\": %d, \"hidden\": %d, \"embedding\": %d, "
              "\"context\": %d, \"dropout\": %.9g, \"tie_weights\": %s, \"direct\": %s, "
@@ -479,7 +479,7 @@ static void config_json(const seqlm_lm_config *c, char *buf, size_t cap) {
 }
 
 /* The vocabulary file's text, TOKEN<TAB>COUNT lines in id order; caller frees. */
-static char *vocab_text(const seqlm_vocab *v) {
+char *lm_vocab_text(const seqlm_vocab *v) {
     size_t n = seqlm_vocab_size(v), len = 0;
     for (uint32_t id = 0; id < n; id++) len += strlen(seqlm_vocab_word(v, id)) + 24;
     char *s = malloc(len + 1), *q = s;
@@ -497,8 +497,8 @@ seqlm_status seqlm_lm_save(const seqlm_lm *m, const char *path, const seqlm_meta
         for (size_t i = 0; i < extra->count; i++)
             seqlm_metadata_set(&meta, extra->keys[i], extra->values[i]);
     char cfg[512];
-    config_json(&m->cfg, cfg, sizeof cfg);
-    char *voc = vocab_text(m->vocab);
+    lm_config_json(&m->cfg, cfg, sizeof cfg);
+    char *voc = lm_vocab_text(m->vocab);
     if (!voc) {
         seqlm_metadata_free(&meta);
         return seqlm_error_set(err, SEQLM_ERR_NOMEM, "%s: out of memory", path);
@@ -570,8 +570,8 @@ static int json_int(const cJSON *o, const char *key, int dflt, int *out) {
 
 /* Parses "seqlm.config". Keys other than arch may be absent (defaults); unknown keys are
  * ignored, so that newer files with more settings still load where they mean the same. */
-static seqlm_status parse_config(const char *path, const char *text, seqlm_lm_config *c,
-                                 seqlm_error *err) {
+seqlm_status lm_parse_config(const char *path, const char *text, seqlm_lm_config *c,
+                             seqlm_error *err) {
     *c = seqlm_lm_default_config();
     cJSON *j = cJSON_Parse(text);
     seqlm_status st = SEQLM_OK;
@@ -625,7 +625,7 @@ done:
 }
 
 /* Parses "seqlm.vocab": TOKEN<TAB>COUNT lines, <unk>, <s>, </s> first. */
-static seqlm_vocab *parse_vocab(const char *path, const char *text, seqlm_error *err) {
+seqlm_vocab *lm_parse_vocab(const char *path, const char *text, seqlm_error *err) {
     static const char *const specials[] = {"<unk>", "<s>", "</s>"};
     seqlm_vocab *v = seqlm_vocab_create();
     char *word = NULL;
@@ -698,14 +698,14 @@ seqlm_lm *seqlm_lm_load(const char *path, seqlm_metadata *meta, seqlm_error *err
         goto done;
     }
     seqlm_lm_config cfg;
-    if (parse_config(path, cfg_text, &cfg, err) != SEQLM_OK) goto done;
+    if (lm_parse_config(path, cfg_text, &cfg, err) != SEQLM_OK) goto done;
     if (!voc_text) {
         seqlm_error_set(err, SEQLM_ERR_FORMAT,
                         "%s: not a complete seqlm language model (no seqlm.vocab in its metadata)",
                         path);
         goto done;
     }
-    seqlm_vocab *v = parse_vocab(path, voc_text, err);
+    seqlm_vocab *v = lm_parse_vocab(path, voc_text, err);
     if (!v) goto done;
     m = seqlm_lm_create(&cfg, v, err);
     if (!m) {

@@ -45,6 +45,14 @@ struct seqlm_lm_work {
 };
 
 /* 1 for the recurrent archs. */
+/* The model file's metadata, shared with checkpoints (src/train/checkpoint.c):
+ * "seqlm.config" as a JSON object and "seqlm.vocab" as TOKEN<TAB>COUNT lines. */
+void lm_config_json(const seqlm_lm_config *c, char *buf, size_t cap);
+char *lm_vocab_text(const seqlm_vocab *v); /* caller frees */
+seqlm_status lm_parse_config(const char *path, const char *text, seqlm_lm_config *c,
+                             seqlm_error *err);
+seqlm_vocab *lm_parse_vocab(const char *path, const char *text, seqlm_error *err);
+
 static inline int seqlm_lm_is_recurrent(seqlm_arch a) {
     return a != SEQLM_ARCH_WINDOW;
 }

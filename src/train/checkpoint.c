@@ -23,6 +23,7 @@
 
 #include <cJSON.h>
 
+#include "lm/model_internal.h"
 #include "train/train_internal.h"
 
 #define CHECKPOINT_VERSION "1"
@@ -132,108 +133,21 @@ static char *get_opt_str(reader *r, const char *key) {
     return s;
 }
 
-/* ---- the model's config and vocabulary, as seqlm_lm_save writes them ------------------------ */
-
-static void config_json(const seqlm_lm_config *c, char *buf, size_t cap) {
-    snprintf(buf, cap,
-             "{\"arch\": \"%s\", \"layers\": %d, \"hidden\": %d, \"embedding\": %d, "
-             "\"context\": %d, \"dropout\": %.9g, \"tie_weights\": %s, \"direct\": %s, "
-             "\"unit\": \"%s\"}",
-             seqlm_arch_name(c->arch), c->layers, c->hidden, c->embedding, c->context,
-             (double)c->dropout, c->tie_weights ? "true" : "false", c->direct ? "true" : "false",
-             seqlm_unit_name(c->unit));
-}
-
-static int json_int(const cJSON *j, const char *key, int *out) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, key);
-    if (!v) return 0; /* the default stays */
-    if (cJSON_IsBool(v))
-        *out = cJSON_IsTrue(v);
-    else if (cJSON_IsNumber(v) && v->valuedouble == floor(v->valuedouble) &&
-             fabs(v->valuedouble) < 1e9)
-        *out = (int)v->valuedouble;
-    else
-        return -1;
-    return 0;
-}
+/* ---- the model's config and vocabulary, as seqlm_lm_save writes them (src/lm/model.c) ------ */
 
 static seqlm_status parse_config(reader *r, seqlm_lm_config *c) {
     const char *text = need(r, "seqlm.config");
     if (!text) return SEQLM_ERR_FORMAT;
-    *c = seqlm_lm_default_config();
-    cJSON *j = cJSON_Parse(text);
-    const cJSON *arch = cJSON_GetObjectItemCaseSensitive(j, "arch");
-    const cJSON *unit = cJSON_GetObjectItemCaseSensitive(j, "unit");
-    const cJSON *drop = cJSON_GetObjectItemCaseSensitive(j, "dropout");
-    int ok =
-        cJSON_IsObject(j) && cJSON_IsString(arch) &&
-        seqlm_arch_parse(arch->valuestring, &c->arch) == 0 &&
-        (!unit || (cJSON_IsString(unit) && seqlm_unit_parse(unit->valuestring, &c->unit) == 0)) &&
-        (!drop || cJSON_IsNumber(drop)) && !json_int(j, "layers", &c->layers) &&
-        !json_int(j, "hidden", &c->hidden) && !json_int(j, "embedding", &c->embedding) &&
-        !json_int(j, "context", &c->context) && !json_int(j, "tie_weights", &c->tie_weights) &&
-        !json_int(j, "direct", &c->direct);
-    if (ok && drop) c->dropout = (float)drop->valuedouble;
-    cJSON_Delete(j);
-    if (!ok) garbled(r, "seqlm.config", text);
-    return ok ? SEQLM_OK : SEQLM_ERR_FORMAT;
+    seqlm_status st = lm_parse_config(r->path, text, c, r->err);
+    if (st != SEQLM_OK) r->bad = 1;
+    return st;
 }
 
-static char *vocab_text(const seqlm_vocab *v) {
-    size_t n = seqlm_vocab_size(v), len = 1;
-    for (uint32_t id = 0; id < n; id++) len += strlen(seqlm_vocab_word(v, id)) + 24;
-    char *s = malloc(len), *q = s;
-    if (!s) return NULL;
-    for (uint32_t id = 0; id < n; id++)
-        q += sprintf(q, "%s\t%" PRIu64 "\n", seqlm_vocab_word(v, id), seqlm_vocab_count(v, id));
-    *q = '\0';
-    return s;
-}
-
-/* The vocabulary text back: "TOKEN<TAB>COUNT" lines, the three special tokens first. */
 static seqlm_vocab *parse_vocab(reader *r) {
     const char *text = need(r, "seqlm.vocab");
     if (!text) return NULL;
-    size_t n = strlen(text);
-    char *copy = malloc(n + 1);
-    seqlm_vocab *v = seqlm_vocab_create();
-    if (!copy || !v) {
-        free(copy);
-        seqlm_vocab_free(v);
-        r->bad = 1;
-        seqlm_error_set(r->err, SEQLM_ERR_NOMEM, "%s: out of memory", r->path);
-        return NULL;
-    }
-    memcpy(copy, text, n + 1);
-    static const char *const specials[] = {"<unk>", "<s>", "</s>"};
-    uint64_t line = 0;
-    int ok = 1;
-    char *save = NULL;
-    for (char *s = strtok_r(copy, "\n", &save); s && ok; s = strtok_r(NULL, "\n", &save)) {
-        char *tab = strchr(s, '\t'), *end = NULL;
-        if (!tab || tab == s) {
-            ok = 0;
-            break;
-        }
-        *tab = '\0';
-        errno = 0;
-        unsigned long long count = strtoull(tab + 1, &end, 10);
-        if (!end || *end || errno)
-            ok = 0;
-        else if (line < 3 ? strcmp(s, specials[line]) != 0 : seqlm_vocab_find(v, s) >= 0)
-            ok = 0;
-        else if (seqlm_vocab_add(v, s, count) < 0)
-            ok = 0;
-        line++;
-    }
-    free(copy);
-    if (!ok || line < 3) {
-        seqlm_vocab_free(v);
-        r->bad = 1;
-        seqlm_error_set(r->err, SEQLM_ERR_FORMAT,
-                        "%s: checkpoint: garbled seqlm.vocab (line %" PRIu64 ")", r->path, line);
-        return NULL;
-    }
+    seqlm_vocab *v = lm_parse_vocab(r->path, text, r->err);
+    if (!v) r->bad = 1;
     return v;
 }
 
@@ -320,7 +234,7 @@ seqlm_status train_checkpoint_write(const char *path, const seqlm_lm *m, seqlm_p
     const float *carried = seqlm_lm_work_state(w, &nstate);
     seqlm_params *g = seqlm_params_create();
     seqlm_metadata md = {0};
-    char *voc = vocab_text(seqlm_lm_vocab(m));
+    char *voc = lm_vocab_text(seqlm_lm_vocab(m));
     seqlm_status st = SEQLM_OK;
     int iopt = -1, istate = -1, fail = !g || !voc;
     for (int i = 0; !fail && i < p->count; i++)
@@ -344,7 +258,7 @@ seqlm_status train_checkpoint_write(const char *path, const seqlm_lm *m, seqlm_p
     if (istate >= 0) memcpy(seqlm_params_value(g, istate), carried, nstate * sizeof(float));
 
     char cfg[512];
-    config_json(seqlm_lm_config_of(m), cfg, sizeof cfg);
+    lm_config_json(seqlm_lm_config_of(m), cfg, sizeof cfg);
     seqlm_metadata_set(&md, "seqlm.config", cfg);
     seqlm_metadata_set(&md, "seqlm.vocab", voc);
     seqlm_metadata_set(&md, "seqlm.checkpoint", CHECKPOINT_VERSION);
