@@ -290,22 +290,6 @@ static const char sample_help[] =
     "                       (default 1)\n"
     "      --max-length L   stop a sentence after L tokens (default 100)\n";
 
-/* Writes bytes as UTF-8: invalid sequences (possible from byte models) become U+FFFD. */
-static void put_utf8(const char *s, size_t len, FILE *out) {
-    size_t i = 0;
-    while (i < len) {
-        size_t bad;
-        size_t ok = seqlm_utf8_validate(s + i, len - i, &bad);
-        if (ok != (size_t)-1) {
-            fwrite(s + i, 1, len - i, out);
-            return;
-        }
-        fwrite(s + i, 1, bad, out);
-        fputs("\xEF\xBF\xBD", out);
-        i += bad + 1;
-    }
-}
-
 static int ngram_sample(int argc, char **argv) {
     static const struct option opts[] = {{"model", required_argument, 0, 'm'},
                                          {"count", required_argument, 0, 'n'},
@@ -354,42 +338,29 @@ static int ngram_sample(int argc, char **argv) {
     if (!lm) return cli_fail_err(&err);
     seqlm_ngram_sampler *s = seqlm_ngram_sampler_create(lm, temp, &err);
     uint32_t *ids = malloc((size_t)max_len * sizeof *ids);
-    char *text = malloc((size_t)max_len * 8 + 1);
-    if (!s || !ids || !text) {
+    if (!s || !ids) {
         free(ids);
-        free(text);
         seqlm_ngram_sampler_free(s);
         seqlm_ngram_free(lm);
         return s ? cli_fail("out of memory") : cli_fail_err(&err);
     }
     seqlm_rng rng;
     seqlm_rng_seed(&rng, (uint64_t)seed);
-    seqlm_unit unit = seqlm_ngram_unit(lm);
-    const seqlm_vocab *vocab = seqlm_ngram_vocab(lm);
     for (long long k = 0; k < count; k++) {
-        size_t n = seqlm_ngram_sample(s, &rng, ids, (size_t)max_len), len = 0;
-        for (size_t i = 0; i < n; i++) {
-            const char *tok = seqlm_vocab_word(vocab, ids[i]);
-            if (unit == SEQLM_UNIT_WORD) {
-                if (i) text[len++] = ' ';
-                size_t tl = strlen(tok);
-                if (tl > 7) {
-                    put_utf8(text, len, stdout);
-                    put_utf8(tok, tl, stdout);
-                    len = 0;
-                    continue;
-                }
-                memcpy(text + len, tok, tl);
-                len += tl;
-            } else {
-                len += seqlm_token_surface(tok, unit, text + len);
-            }
+        size_t n = seqlm_ngram_sample(s, &rng, ids, (size_t)max_len);
+        /* words joined by spaces, characters and bytes as text, always valid UTF-8 */
+        char *text = seqlm_gen_text(seqlm_ngram_vocab(lm), seqlm_ngram_unit(lm), ids, n);
+        if (!text) {
+            free(ids);
+            seqlm_ngram_sampler_free(s);
+            seqlm_ngram_free(lm);
+            return cli_fail("out of memory");
         }
-        put_utf8(text, len, stdout);
+        fputs(text, stdout);
         fputc('\n', stdout);
+        free(text);
     }
     free(ids);
-    free(text);
     seqlm_ngram_sampler_free(s);
     seqlm_ngram_free(lm);
     return 0;
