@@ -27,8 +27,10 @@ check-asan:      ## the test suite under AddressSanitizer + UndefinedBehaviorSan
 demo: all        ## train, evaluate and sample on the corpus shipped in data/
 	sh scripts/demo.sh $(BUILD)/seqlm
 
-bench: all       ## speed and memory against the peers (see bench/README.md)
+bench: all       ## speed and memory against the peers, run in the same go (bench/*.sh)
 	sh bench/ngram_bench.sh $(BUILD)/seqlm
+	sh bench/nn_bench.sh $(BUILD)/seqlm_bench_step
+	sh bench/lm_bench.sh $(BUILD)/seqlm
 
 install: all     ## install the CLI, the library, headers and seqlm.pc under PREFIX
 	cmake --install $(BUILD)
