@@ -514,6 +514,20 @@ static void test_binary_errors(void **state) {
     memset(data + words, 0xff, 4);
     write_bytes(flip, data, len);
     expect_error(flip, "flip.bin", "2-grams: word id 4294967295 is not below", NULL);
+    memset(data + words, 0, 4);
+    /* A hash slot's copy of prob must be its entry's: the first used bigram slot, changed. */
+    size_t slots = 0;
+    for (int i = 7; i >= 0; i--) slots = (slots << 8) | lv2[32 + i];
+    assert_true(slots >= header && slots % 64 == 0 && slots + 16 <= len);
+    while (memcmp(data + slots, "\0\0\0\0\0\0\0\0", 8) == 0) slots += 16;
+    data[slots + 8] ^= 0x01;
+    write_bytes(flip, data, len);
+    expect_error(flip, "flip.bin", "2-grams: hash slot", "disagrees with entry", NULL);
+    data[slots + 8] ^= 0x01;
+    /* Version 1 files (a key array instead of the slots) are refused with the way out. */
+    data[8] = 1;
+    write_bytes(flip, data, len);
+    expect_error(flip, "flip.bin", "binary format version 1", "seqlm ngram convert", NULL);
     free(data);
 }
 

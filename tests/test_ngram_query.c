@@ -27,6 +27,9 @@
 #include "ngram/model.h"
 #include "ngram/sample.h"
 #include "testutil.h"
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 enum { A = 3, B = 4, C = 5, D = 6 };
 
@@ -430,6 +433,134 @@ static void test_eval_trained(void **unused) {
     seqlm_ngram_free(lm);
 }
 
+/* Counts the tokens: a token callback makes eval run serially, line by line, so that run can be
+ * compared with one without callbacks (parallel when there are threads). */
+static int count_token(void *ctx, const char *token, uint32_t id, float lp, int matched) {
+    (void)token, (void)id, (void)lp, (void)matched;
+    ++*(uint64_t *)ctx;
+    return 0;
+}
+
+static void assert_same_result(const seqlm_ngram_eval_result *a, const seqlm_ngram_eval_result *b) {
+    assert_int_equal(a->sentences, b->sentences);
+    assert_int_equal(a->tokens, b->tokens);
+    assert_int_equal(a->oov, b->oov);
+    /* bit for bit: the sums run in text order whatever the threads */
+    assert_memory_equal(&a->log10_prob, &b->log10_prob, sizeof(double));
+    assert_memory_equal(&a->log10_prob_oov, &b->log10_prob_oov, sizeof(double));
+    assert_memory_equal(&a->perplexity, &b->perplexity, sizeof(double));
+}
+
+/* 40000 lines of 0 to 15 words from a small list (some OOV, some a literal <unk>); line
+ * bad_line (1-based, 0 = none) starts with a literal </s>. */
+static size_t threads_text(char *text, size_t cap, int bad_line) {
+    static const char *words[] = {"the", "cat", "sat", "on", "dog", "zebra", "a", "bird", "<unk>"};
+    size_t len = 0;
+    uint64_t x = 12345;
+    for (int line = 1; line <= 40000; line++) {
+        if (line == bad_line) len += (size_t)snprintf(text + len, cap - len, "</s> ");
+        x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+        int n = (int)(x >> 60);
+        for (int i = 0; i < n; i++) {
+            x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+            len +=
+                (size_t)snprintf(text + len, cap - len, "%s%s", i ? " " : "", words[(x >> 33) % 9]);
+        }
+        len += (size_t)snprintf(text + len, cap - len, "\n");
+    }
+    assert_true(len + 1 < cap);
+    return len;
+}
+
+/* Eval gives bit-identical totals with callbacks (serial) and without at 1, 2 and 3 threads, on
+ * a text long enough for several parallel blocks; an error in a late line is reported the same
+ * way, with the same partial totals. */
+static void test_eval_threads(void **unused) {
+    (void)unused;
+    seqlm_ngram_model *lm = train_small(SEQLM_SMOOTH_MKN, 4);
+    size_t cap = 1 << 23;
+    char *text = malloc(cap);
+    assert_non_null(text);
+    threads_text(text, cap, 0);
+    const char *path = write_tmp_str("threads.txt", text);
+    seqlm_error err;
+    seqlm_ngram_eval_result serial, r;
+    uint64_t ntok = 0;
+    if (seqlm_ngram_eval(lm, path, count_token, NULL, &ntok, &serial, &err) != SEQLM_OK)
+        fail_msg("eval: %s", err.msg);
+    assert_int_equal(ntok, serial.tokens);
+    assert_int_equal(serial.sentences, 40000);
+    assert_true(serial.oov > 0);
+#ifdef _OPENMP
+    int saved = omp_get_max_threads();
+#endif
+    for (int t = 1; t <= 3; t++) {
+#ifdef _OPENMP
+        omp_set_num_threads(t);
+#endif
+        if (seqlm_ngram_eval(lm, path, NULL, NULL, NULL, &r, &err) != SEQLM_OK)
+            fail_msg("eval at %d threads: %s", t, err.msg);
+        assert_same_result(&serial, &r);
+    }
+
+    /* A sentence marker on line 30001: the same error and the totals before it. */
+    threads_text(text, cap, 30001);
+    path = write_tmp_str("threads_bad.txt", text);
+    seqlm_ngram_eval_result bad_serial;
+    ntok = 0;
+    assert_int_equal(seqlm_ngram_eval(lm, path, count_token, NULL, &ntok, &bad_serial, &err),
+                     SEQLM_ERR_FORMAT);
+    assert_non_null(strstr(err.msg, "threads_bad.txt: line 30001:"));
+    assert_int_equal(bad_serial.sentences, 30000);
+    for (int t = 1; t <= 3; t++) {
+#ifdef _OPENMP
+        omp_set_num_threads(t);
+#endif
+        assert_int_equal(seqlm_ngram_eval(lm, path, NULL, NULL, NULL, &r, &err), SEQLM_ERR_FORMAT);
+        assert_non_null(strstr(err.msg, "threads_bad.txt: line 30001:"));
+        assert_same_result(&bad_serial, &r);
+    }
+#ifdef _OPENMP
+    omp_set_num_threads(saved);
+#endif
+    free(text);
+    seqlm_ngram_free(lm);
+}
+
+/* Eval looks tokens up in batches: seqlm_vocab_find_many answers as seqlm_vocab_find, for
+ * every word of a vocabulary, words it lacks and the special tokens, in batches of any size. */
+static void test_vocab_find_many(void **unused) {
+    (void)unused;
+    seqlm_vocab *v = seqlm_vocab_create();
+    assert_non_null(v);
+    char buf[64];
+    for (int i = 0; i < 3000; i++) {
+        snprintf(buf, sizeof buf, "w%d", i * 7);
+        assert_true(seqlm_vocab_add(v, buf, 1) >= 0);
+    }
+    enum { N = 6005 };
+    char(*text)[16] = malloc(N * sizeof *text);
+    const char **words = malloc(N * sizeof *words);
+    int64_t *ids = malloc(N * sizeof *ids);
+    assert_true(text && words && ids);
+    for (int i = 0; i < N; i++) {
+        if (i < 3)
+            snprintf(text[i], sizeof text[i], "%s", i == 0 ? "<unk>" : i == 1 ? "<s>" : "</s>");
+        else
+            snprintf(text[i], sizeof text[i], "w%d", (i * 37) % 21000); /* a third are in v */
+        words[i] = text[i];
+    }
+    for (size_t n = 0; n <= N; n += n < 40 ? 1 : 997) {
+        seqlm_vocab_find_many(v, words, n, ids);
+        for (size_t i = 0; i < n; i++) assert_int_equal(ids[i], seqlm_vocab_find(v, words[i]));
+    }
+    assert_int_equal(ids[1], SEQLM_BOS);
+    free(text);
+    free(words);
+    free(ids);
+    seqlm_vocab_free(v);
+}
+
 /* Eval tokenises with the model's unit: characters (a space is "<sp>") and bytes (no UTF-8
  * check). */
 static void test_eval_units(void **unused) {
@@ -780,6 +911,8 @@ int main(void) {
         cmocka_unit_test(test_eval_hand),
         cmocka_unit_test(test_eval_trained),
         cmocka_unit_test(test_eval_units),
+        cmocka_unit_test(test_eval_threads),
+        cmocka_unit_test(test_vocab_find_many),
         cmocka_unit_test(test_sampler_args),
         cmocka_unit_test(test_sampler_distribution),
         cmocka_unit_test(test_sample),

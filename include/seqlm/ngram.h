@@ -99,7 +99,8 @@ typedef struct {
     int length;                            /* context words in use (<= order - 1) */
     uint32_t words[SEQLM_NGRAM_MAX_ORDER]; /* words[0] is the most recent */
     float backoff[SEQLM_NGRAM_MAX_ORDER];  /* backoff[j]: log10 backoff of words[j..0] */
-    uint32_t entry[SEQLM_NGRAM_MAX_ORDER]; /* entry[j]: index of words[j..0] at order j+1 */
+    uint32_t entry[SEQLM_NGRAM_MAX_ORDER]; /* reserved: no longer filled (the query finds what it
+                                              needs in one cache line without it) */
 } seqlm_ngram_state;
 
 /* The state at the start of a sentence (after <s>). */

@@ -5,7 +5,7 @@
  *
  *   offset  size  field
  *        0     8  magic "SEQLMNG\x01"
- *        8     4  u32 format version (1)
+ *        8     4  u32 format version (2)
  *       12     4  u32 header size in bytes (80 + 64 * order)
  *       16     8  u64 0x0123456789abcdef  \ sanity values: a file from a platform with another
  *       24     4  f32 3.25                 / byte order or float format is refused
@@ -18,18 +18,25 @@
  *       64     8  u64 bytes of the vocabulary
  *       72     8  u64 FNV-1a hash of the header with this field zero
  *       80  64*N  per order n: u64 count, nslots, then the offsets of words, prob, backoff,
- *                 child, keys, index (0 for an array the order does not have: words of
- *                 unigrams, child of the top order, keys and index of unigrams)
+ *                 child, slots, index (0 for an array the order does not have: words of
+ *                 unigrams, child of the top order, slots and index of unigrams)
  *
  * then the vocabulary and, per order, the arrays in that order, with the sizes model.h gives
- * them. Index entries of empty hash slots are written as 0. The layout is a function of the
- * counts, nslots and vocabulary size (layout() below), and the loader insists on it.
+ * them; a hash slot is 16 bytes: u64 key, f32 prob, f32 backoff (the entry's, repeated so that a
+ * query reads one cache line), and the slots start on a 64-byte boundary. Empty hash slots and
+ * their index entries are written as zeros. The layout is a function of the counts, nslots and
+ * vocabulary size (layout() below), and the loader insists on it.
+ *
+ * Version 1 (before the slots held prob and backoff: a u64 key array instead) is refused with a
+ * message to rebuild the file from its ARPA form (`seqlm ngram convert MODEL.arpa MODEL.bin`);
+ * reading it would mean building the slots in memory, the load time this form exists to avoid.
  *
  * The loader checks everything a query or the sampler relies on before the model is used:
  * the header (magic, version, sanity values, checksum, recorded size = file size, layout), the
  * vocabulary (distinct tokens, the three special ones first), word ids < V, successor ranges
  * monotone and ending at the next order's count, hash tables with exactly `count` occupied
- * slots (so probing ends) whose indices are < count, and no NaN. That reads every page once;
+ * slots (so probing ends) whose indices are < count and whose prob and backoff are those of
+ * their entry (bit for bit), and no NaN. That reads every page once;
  * probabilities are then used straight from the mapping. Not checked: that the keys match the
  * words (a file garbled just so loads and answers wrongly), and a file truncated while mapped
  * (SIGBUS, as with any mmap reader).
@@ -54,16 +61,21 @@
 
 const unsigned char ngram_binary_magic[8] = {'S', 'E', 'Q', 'L', 'M', 'N', 'G', 0x01};
 
-#define BIN_VERSION       1u
+#define BIN_VERSION       2u
 #define BIN_SANITY_U64    0x0123456789abcdefULL
 #define BIN_SANITY_F32    3.25f
 #define BIN_FIXED_HEADER  80u
 #define BIN_LEVEL_HEADER  64u
 #define BIN_CHECKSUM_AT   72u
-#define BIN_MAX_SLOTS     (1ULL << 40) /* bounds the arithmetic on untrusted sizes */
+#define BIN_MAX_SLOTS     (1ULL << 32) /* ngram_slot_start's range; bounds the arithmetic */
 #define BIN_MAX_VOCAB_LEN (1ULL << 40)
+#define CHECK_AHEAD       16 /* slots between a prefetch of their entry and its check */
 
-enum { A_WORDS, A_PROB, A_BACKOFF, A_CHILD, A_KEYS, A_INDEX, A_COUNT };
+enum { A_WORDS, A_PROB, A_BACKOFF, A_CHILD, A_SLOTS, A_INDEX, A_COUNT };
+
+#define BIN_SLOT_BYTES 16u /* u64 key, f32 prob, f32 backoff */
+/* The loader points the slots into the mapping: the host's ngram_slot must be those 16 bytes. */
+_Static_assert(sizeof(ngram_slot) == BIN_SLOT_BYTES, "ngram_slot is not 16 bytes");
 
 typedef struct {
     uint64_t count, nslots;
@@ -81,13 +93,16 @@ typedef struct {
 static uint64_t align8(uint64_t x) {
     return (x + 7) & ~(uint64_t)7;
 }
+static uint64_t align64(uint64_t x) {
+    return (x + 63) & ~(uint64_t)63;
+}
 
 static uint32_t header_size(uint32_t order) {
     return BIN_FIXED_HEADER + BIN_LEVEL_HEADER * order;
 }
 
 /* Fills the offsets and lengths from order, counts, nslots and vocab_bytes; returns the file
- * size. Callers bound counts (< 2^32), nslots (<= 2^40) and vocab_bytes (<= 2^40) first, so
+ * size. Callers bound counts (< 2^32), nslots (<= 2^32) and vocab_bytes (<= 2^40) first, so
  * nothing here overflows. */
 static uint64_t layout(bin_header *h) {
     uint64_t pos = header_size(h->order);
@@ -100,12 +115,13 @@ static uint64_t layout(bin_header *h) {
         len[A_PROB] = lv->count * sizeof(float);
         len[A_BACKOFF] = lv->count * sizeof(float);
         len[A_CHILD] = n < h->order ? (lv->count + 1) * sizeof(uint32_t) : 0;
-        len[A_KEYS] = lv->nslots * sizeof(uint64_t);
+        len[A_SLOTS] = lv->nslots * BIN_SLOT_BYTES;
         len[A_INDEX] = lv->nslots * sizeof(uint32_t);
         for (int a = 0; a < A_COUNT; a++) {
             int present = a == A_PROB || a == A_BACKOFF || (a == A_WORDS && n > 1) ||
                           (a == A_CHILD && n < h->order) ||
-                          ((a == A_KEYS || a == A_INDEX) && n > 1);
+                          ((a == A_SLOTS || a == A_INDEX) && n > 1);
+            if (present && a == A_SLOTS) pos = align64(pos); /* the mapping is page aligned */
             lv->off[a] = present ? pos : 0;
             lv->len[a] = len[a];
             pos = align8(pos + len[a]);
@@ -216,21 +232,28 @@ static void put_f32_array(writer *w, const float *a, uint64_t n) {
     }
 }
 
-static void put_u64_array(writer *w, const uint64_t *a, uint64_t n) {
-    size_t per = sizeof w->buf / 8;
+/* Slots as u64 key, f32 prob, f32 backoff; empty ones all zero so files are reproducible. */
+static void put_slots(writer *w, const ngram_slot *slots, uint64_t n) {
+    size_t per = sizeof w->buf / BIN_SLOT_BYTES;
     for (uint64_t i = 0; i < n; i += per) {
         size_t k = n - i < per ? (size_t)(n - i) : per;
-        for (size_t j = 0; j < k; j++) put_u64(w->buf + 8 * j, a[i + j]);
-        put_bytes(w, w->buf, 8 * k);
+        for (size_t j = 0; j < k; j++) {
+            const ngram_slot *s = &slots[i + j];
+            unsigned char *q = w->buf + BIN_SLOT_BYTES * j;
+            put_u64(q, s->key);
+            put_u32(q + 8, s->key ? f32_bits(s->prob) : 0);
+            put_u32(q + 12, s->key ? f32_bits(s->backoff) : 0);
+        }
+        put_bytes(w, w->buf, BIN_SLOT_BYTES * k);
     }
 }
 
-/* The index of empty slots is whatever memory held; write 0 there so files are reproducible. */
-static void put_index(writer *w, const uint64_t *keys, const uint32_t *index, uint64_t n) {
+/* The index of empty slots is written as 0. */
+static void put_index(writer *w, const ngram_slot *slots, const uint32_t *index, uint64_t n) {
     size_t per = sizeof w->buf / 4;
     for (uint64_t i = 0; i < n; i += per) {
         size_t k = n - i < per ? (size_t)(n - i) : per;
-        for (size_t j = 0; j < k; j++) put_u32(w->buf + 4 * j, keys[i + j] ? index[i + j] : 0);
+        for (size_t j = 0; j < k; j++) put_u32(w->buf + 4 * j, slots[i + j].key ? index[i + j] : 0);
         put_bytes(w, w->buf, 4 * k);
     }
 }
@@ -287,11 +310,11 @@ seqlm_status seqlm_ngram_write_binary(const seqlm_ngram_model *lm, const char *p
             case A_CHILD:
                 put_u32_array(w, lv->child, lv->count + 1);
                 break;
-            case A_KEYS:
-                put_u64_array(w, lv->keys, lv->nslots);
+            case A_SLOTS:
+                put_slots(w, lv->slots, lv->nslots);
                 break;
             case A_INDEX:
-                put_index(w, lv->keys, lv->index, lv->nslots);
+                put_index(w, lv->slots, lv->index, lv->nslots);
                 break;
             }
         }
@@ -340,6 +363,12 @@ static seqlm_status read_header(const mapped *m, bin_header *h) {
         return bad(m, "truncated: %" PRIu64 " bytes, expected at least %u (the header)", m->size,
                    BIN_FIXED_HEADER);
     uint32_t version = get_u32(p + 8);
+    if (version == 1)
+        return bad(m,
+                   "binary format version 1 (from an older seqlm), this build reads version "
+                   "%u: rebuild it from the ARPA file with `seqlm ngram convert MODEL.arpa "
+                   "MODEL.bin`",
+                   BIN_VERSION);
     if (version != BIN_VERSION)
         return bad(m, "binary format version %" PRIu32 ", this build reads version %u", version,
                    BIN_VERSION);
@@ -394,11 +423,10 @@ static seqlm_status read_header(const mapped *m, bin_header *h) {
             return bad(m, "header: %" PRIu64 " unigrams but %" PRIu64 " vocabulary entries",
                        lv->count, h->vocab_size);
         if (n == 1 && lv->nslots != 0) return bad(m, "header: unigrams have no hash table");
-        if (n > 1 && (lv->nslots <= lv->count || lv->nslots > BIN_MAX_SLOTS ||
-                      (lv->nslots & (lv->nslots - 1)) != 0))
+        if (n > 1 && (lv->nslots <= lv->count || lv->nslots > BIN_MAX_SLOTS))
             return bad(m,
                        "header: %" PRIu64 " hash slots for %" PRIu64 " %" PRIu32
-                       "-grams (a power of two above the count is needed)",
+                       "-grams (more than the count and at most 2^32 are needed)",
                        lv->nslots, lv->count, n);
         want.level[n - 1].count = lv->count;
         want.level[n - 1].nslots = lv->nslots;
@@ -407,7 +435,7 @@ static seqlm_status read_header(const mapped *m, bin_header *h) {
     if (want.vocab_offset != get_u64(p + 56))
         return bad(m, "header: vocabulary at offset %" PRIu64 ", expected %" PRIu64,
                    get_u64(p + 56), want.vocab_offset);
-    static const char *names[A_COUNT] = {"words", "prob", "backoff", "child", "keys", "index"};
+    static const char *names[A_COUNT] = {"words", "prob", "backoff", "child", "slots", "index"};
     for (uint32_t n = 1; n <= h->order; n++)
         for (int a = 0; a < A_COUNT; a++) {
             if (h->level[n - 1].off[a] != want.level[n - 1].off[a])
@@ -489,12 +517,27 @@ static seqlm_status check_level(const mapped *m, const seqlm_ngram_model *lm, in
                        n, worst, V);
         uint64_t used = 0;
         for (uint64_t s = 0; s < lv->nslots; s++) {
-            if (!lv->keys[s]) continue;
+            const ngram_slot *slot = &lv->slots[s];
+            if (s + CHECK_AHEAD < lv->nslots) { /* the entries are random: overlap the misses */
+                uint32_t ahead = lv->index[s + CHECK_AHEAD];
+                if (ahead < lv->count) {
+                    __builtin_prefetch(&lv->prob[ahead]);
+                    __builtin_prefetch(&lv->backoff[ahead]);
+                }
+            }
+            if (!slot->key) continue;
             used++;
-            if (lv->index[s] >= lv->count)
+            uint32_t i = lv->index[s];
+            if (i >= lv->count)
                 return bad(
                     m, "%d-grams: hash slot %" PRIu64 " points to entry %" PRIu32 " of %" PRIu64, n,
-                    s, lv->index[s], lv->count);
+                    s, i, lv->count);
+            if (f32_bits(slot->prob) != f32_bits(lv->prob[i]) ||
+                f32_bits(slot->backoff) != f32_bits(lv->backoff[i]))
+                return bad(m,
+                           "%d-grams: hash slot %" PRIu64 " disagrees with entry %" PRIu32
+                           " on its probability or backoff weight",
+                           n, s, i);
         }
         if (used != lv->count)
             return bad(m, "%d-grams: %" PRIu64 " hash slots in use for %" PRIu64 " n-grams", n,
@@ -573,11 +616,24 @@ seqlm_ngram_model *ngram_binary_load(const char *path, seqlm_error *err) {
         lv->prob = (float *)(void *)(p + b->off[A_PROB]);
         lv->backoff = (float *)(void *)(p + b->off[A_BACKOFF]);
         lv->child = b->off[A_CHILD] ? (uint32_t *)(void *)(p + b->off[A_CHILD]) : NULL;
-        lv->keys = b->off[A_KEYS] ? (uint64_t *)(void *)(p + b->off[A_KEYS]) : NULL;
+        lv->slots = b->off[A_SLOTS] ? (ngram_slot *)(void *)(p + b->off[A_SLOTS]) : NULL;
         lv->index = b->off[A_INDEX] ? (uint32_t *)(void *)(p + b->off[A_INDEX]) : NULL;
     }
+    /* The orders are checked in parallel (each reads its own pages); the lowest one's error
+     * wins, as in a serial check. */
+    seqlm_error errs[SEQLM_NGRAM_MAX_ORDER];
+    seqlm_status sts[SEQLM_NGRAM_MAX_ORDER];
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int n = 1; n <= lm->order; n++) {
+        mapped mn = m;
+        mn.err = &errs[n - 1];
+        sts[n - 1] = check_level(&mn, lm, n);
+    }
     for (int n = 1; n <= lm->order; n++)
-        if (check_level(&m, lm, n)) goto fail;
+        if (sts[n - 1] != SEQLM_OK) {
+            if (err) *err = errs[n - 1];
+            goto fail;
+        }
     return lm;
 fail:
     seqlm_vocab_free(v);

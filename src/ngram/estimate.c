@@ -111,7 +111,7 @@ static void lower_probs(const seqlm_ngram_model *lm, int n, float *low) {
         for (uint64_t j = 0; j < lv->count; j++) low[j] = lm->level[0].prob[lv->words[2 * j + 1]];
         return;
     }
-    const uint64_t chunk = 1 << 16, mask = lo->nslots - 1;
+    const uint64_t chunk = 1 << 16;
     int64_t chunks = (int64_t)((lv->count + chunk - 1) / chunk);
 #pragma omp parallel for schedule(static)
     for (int64_t c = 0; c < chunks; c++) {
@@ -121,7 +121,8 @@ static void lower_probs(const seqlm_ngram_model *lm, int n, float *low) {
         for (uint64_t i = begin; i < end + PREFETCH_AHEAD; i++) {
             if (i < end) {
                 ring[i % (2 * PREFETCH_AHEAD)] = ngram_key(lv->words + i * (uint64_t)n + 1, n - 1);
-                __builtin_prefetch(lo->keys + (ring[i % (2 * PREFETCH_AHEAD)] & mask));
+                __builtin_prefetch(lo->slots +
+                                   ngram_slot_start(ring[i % (2 * PREFETCH_AHEAD)], lo->nslots));
             }
             if (i < begin + PREFETCH_AHEAD) continue;
             uint64_t j = i - PREFETCH_AHEAD;
@@ -292,5 +293,6 @@ seqlm_ngram_model *seqlm_ngram_train(const char *path, const seqlm_ngram_options
         }
     }
     lm->level[0].prob[SEQLM_BOS] = SEQLM_NGRAM_LOG0;
+    ngram_model_sync(lm); /* the slots were filled before the probabilities */
     return lm;
 }

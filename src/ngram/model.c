@@ -38,9 +38,9 @@ seqlm_ngram_options seqlm_ngram_default_options(void) {
 }
 
 uint64_t ngram_slots_for(uint64_t count) {
-    uint64_t n = 16;
-    while (n * 2 < count * 3) n *= 2;
-    return n;
+    uint64_t n = count + count / 2 + 1;
+    if (n < 16) n = 16;
+    return n > (1ULL << 32) ? 1ULL << 32 : n;
 }
 
 seqlm_ngram_model *ngram_model_new(int order, seqlm_unit unit, seqlm_vocab *vocab) {
@@ -55,8 +55,13 @@ seqlm_ngram_model *ngram_model_new(int order, seqlm_unit unit, seqlm_vocab *voca
 static size_t align8(size_t x) {
     return (x + 7) & ~(size_t)7;
 }
+static size_t align64(size_t x) {
+    return (x + 63) & ~(size_t)63;
+}
 
 seqlm_status ngram_model_alloc(seqlm_ngram_model *lm, seqlm_error *err) {
+    /* The block is page aligned (or calloc's 16 bytes when small); slots start on a 64-byte
+     * boundary of it, so none of them straddles a cache line. */
     size_t total = 0;
     for (int n = 1; n <= lm->order; n++) {
         ngram_level *lv = &lm->level[n - 1];
@@ -64,9 +69,10 @@ seqlm_status ngram_model_alloc(seqlm_ngram_model *lm, seqlm_error *err) {
         if (n > 1) total += align8(lv->count * (size_t)n * sizeof(uint32_t));
         total += 2 * align8(lv->count * sizeof(float));
         if (n < lm->order) total += align8((lv->count + 1) * sizeof(uint32_t));
-        total += lv->nslots * (sizeof(uint64_t) + sizeof(uint32_t)) + 8;
+        total = align64(total) + lv->nslots * sizeof(ngram_slot);
+        total += align8(lv->nslots * sizeof(uint32_t));
     }
-    char *p = seqlm_bigmem_alloc(total);
+    char *base = seqlm_bigmem_alloc(total), *p = base;
     if (!p)
         return seqlm_error_set(err, SEQLM_ERR_NOMEM, "out of memory for the model (%zu MiB)",
                                total >> 20);
@@ -92,10 +98,11 @@ seqlm_status ngram_model_alloc(seqlm_ngram_model *lm, seqlm_error *err) {
         } else {
             lv->child = NULL;
         }
-        lv->keys = (uint64_t *)p;
-        memset(p, 0, lv->nslots * sizeof(uint64_t));
-        p += lv->nslots * sizeof(uint64_t);
-        lv->index = (uint32_t *)p;
+        p = base + align64((size_t)(p - base));
+        lv->slots = n > 1 ? (ngram_slot *)(void *)p : NULL;
+        memset(p, 0, lv->nslots * sizeof(ngram_slot));
+        p += lv->nslots * sizeof(ngram_slot);
+        lv->index = n > 1 ? (uint32_t *)p : NULL;
         p += align8(lv->nslots * sizeof(uint32_t));
     }
     return SEQLM_OK;
@@ -122,15 +129,16 @@ static void describe(const seqlm_ngram_model *lm, const uint32_t *w, int n, char
 /* Builds the hash table of order n; fails on duplicates and disorder. */
 static seqlm_status index_order(seqlm_ngram_model *lm, int n, seqlm_error *err) {
     ngram_level *lv = &lm->level[n - 1];
-    uint64_t mask = lv->nslots - 1;
-    memset(lv->keys, 0, lv->nslots * sizeof(uint64_t));
+    memset(lv->slots, 0, lv->nslots * sizeof(ngram_slot));
+    memset(lv->index, 0, lv->nslots * sizeof(uint32_t));
     /* Keys are computed PREFETCH_AHEAD entries early and their slots prefetched, so the
      * cache misses of consecutive inserts overlap. */
     uint64_t ring[2 * PREFETCH_AHEAD];
     for (uint64_t i = 0; i < lv->count + PREFETCH_AHEAD; i++) {
         if (i < lv->count) {
             ring[i % (2 * PREFETCH_AHEAD)] = ngram_key(lv->words + i * (size_t)n, n);
-            __builtin_prefetch(lv->keys + (ring[i % (2 * PREFETCH_AHEAD)] & mask), 1);
+            __builtin_prefetch(
+                lv->slots + ngram_slot_start(ring[i % (2 * PREFETCH_AHEAD)], lv->nslots), 1);
         }
         if (i < PREFETCH_AHEAD) continue;
         uint64_t k = i - PREFETCH_AHEAD;
@@ -142,17 +150,17 @@ static seqlm_status index_order(seqlm_ngram_model *lm, int n, seqlm_error *err) 
                                    compare_words(w - n, w, n) == 0 ? "appears twice"
                                                                    : "is out of order");
         }
-        uint64_t key = ring[k % (2 * PREFETCH_AHEAD)], s = key & mask;
-        while (lv->keys[s]) {
-            if (lv->keys[s] == key) {
+        uint64_t key = ring[k % (2 * PREFETCH_AHEAD)], s = ngram_slot_start(key, lv->nslots);
+        while (lv->slots[s].key) {
+            if (lv->slots[s].key == key) {
                 char what[256];
                 describe(lm, w, n, what, sizeof what);
                 return seqlm_error_set(err, SEQLM_ERR_FORMAT,
                                        "%d-gram \"%s\": hash collision (please report)", n, what);
             }
-            s = (s + 1) & mask;
+            if (++s == lv->nslots) s = 0;
         }
-        lv->keys[s] = key;
+        lv->slots[s] = (ngram_slot){key, lv->prob[k], lv->backoff[k]};
         lv->index[s] = (uint32_t)k;
     }
     return SEQLM_OK;
@@ -209,6 +217,18 @@ seqlm_status ngram_model_index(seqlm_ngram_model *lm, seqlm_error *err) {
     return SEQLM_OK;
 }
 
+void ngram_model_sync(seqlm_ngram_model *lm) {
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int n = 2; n <= lm->order; n++) {
+        ngram_level *lv = &lm->level[n - 1];
+        for (uint64_t s = 0; s < lv->nslots; s++)
+            if (lv->slots[s].key) {
+                lv->slots[s].prob = lv->prob[lv->index[s]];
+                lv->slots[s].backoff = lv->backoff[lv->index[s]];
+            }
+    }
+}
+
 void seqlm_ngram_free(seqlm_ngram_model *lm) {
     if (!lm) return;
     seqlm_vocab_free(lm->vocab);
@@ -244,41 +264,11 @@ void seqlm_ngram_begin(const seqlm_ngram_model *lm, seqlm_ngram_state *state) {
     state->length = 1;
     state->words[0] = SEQLM_BOS;
     state->backoff[0] = lm->level[0].backoff[SEQLM_BOS];
-    state->entry[0] = SEQLM_BOS;
 }
 
-/* Backoff semantics: find the longest n-gram "context-suffix w" in the model; its probability
- * times the backoff weights of every longer context suffix that the state holds:
- *   log p(w | h_m..h_1) = log p(w | h_k..h_1) + sum_{j=k+1..m} log bo(h_j..h_1),
- * where k+1 is the matched order. The new state is the matched n-gram (truncated to order-1
- * words): its shorter suffixes are all in the model, so their backoffs are known here. */
+/* The query proper is ngram_score_keys (model.h), which explains the backoff semantics. */
 float seqlm_ngram_score(const seqlm_ngram_model *lm, const seqlm_ngram_state *in, uint32_t word,
                         seqlm_ngram_state *out, int *matched) {
-    const ngram_level *uni = &lm->level[0];
-    if (word >= uni->count) word = SEQLM_UNK;
-    float p = uni->prob[word];
-    int got = 1; /* order of the longest match */
-    seqlm_ngram_state next;
-    next.words[0] = word;
-    next.backoff[0] = uni->backoff[word];
-    next.entry[0] = word;
-    uint64_t key = ngram_key1(word);
-    for (int j = 0; j < in->length && j + 2 <= lm->order; j++) {
-        const ngram_level *lv = &lm->level[j + 1];
-        key = ngram_key_extend(key, in->words[j]);
-        int64_t idx = ngram_find(lv, key);
-        if (idx < 0) break;
-        p = lv->prob[idx];
-        got = j + 2;
-        next.words[j + 1] = in->words[j];
-        next.backoff[j + 1] = lv->backoff[idx];
-        next.entry[j + 1] = (uint32_t)idx;
-    }
-    for (int j = got - 1; j < in->length; j++) p += in->backoff[j];
-    next.length = got < lm->order ? got : lm->order - 1;
-    /* An n-gram that is never a context (e.g. ending in <unk>) gives the next word nothing. */
-    if (word == SEQLM_UNK && got == 1 && uni->backoff[word] == 0.0f) next.length = 0;
-    if (matched) *matched = got;
-    *out = next;
-    return p;
+    if (word >= lm->level[0].count) word = SEQLM_UNK;
+    return ngram_score_keys(lm, in, word, NULL, out, matched);
 }

@@ -213,7 +213,7 @@ static void prepare(seqlm_ngram_sampler *s, const seqlm_ngram_state *st) {
         s->part[0] = s->part[1] = s->part[2] = s->cum[s->V];
         return;
     }
-    uint32_t h = st->entry[0];
+    uint32_t h = st->words[0];
     const ngram_level *uni = &lm->level[0];
     s->h = h;
     s->run = lm->level[1].words + 2 * (size_t)uni->child[h];
@@ -223,10 +223,16 @@ static void prepare(seqlm_ngram_sampler *s, const seqlm_ngram_state *st) {
             memset(s->stamp, 0, s->V * sizeof *s->stamp);
             s->now = 1;
         }
+        uint64_t key = ngram_key1(h);
         for (int j = 1; j < m; j++) {
             const ngram_level *ctx = &lm->level[j], *up = &lm->level[j + 1];
             size_t n = (size_t)j + 2, from = 0; /* words per successor */
-            for (uint32_t i = ctx->child[st->entry[j]]; i < ctx->child[st->entry[j] + 1]; i++) {
+            /* The context words[j..0]: a state from seqlm_ngram_score holds only n-grams of the
+             * model, so it is there; one built otherwise gets no refinement beyond its end. */
+            key = ngram_key_extend(key, st->words[j]);
+            int64_t e = ngram_find(ctx, key);
+            if (e < 0) break;
+            for (uint32_t i = ctx->child[e]; i < ctx->child[e + 1]; i++) {
                 uint32_t w = up->words[i * n + n - 1];
                 if (j == 1) {
                     int64_t p = run_find(s, from, w);

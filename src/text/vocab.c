@@ -1,4 +1,6 @@
-/* vocab.c - token <-> id table: an open-addressing hash over ids, strings in one arena. */
+/* vocab.c - token <-> id table: an open-addressing hash over ids, strings in one arena.
+ * A slot holds the id and 32 more bits of the token's hash, so a probe compares strings only
+ * when those match (about once per lookup): lookups are on the hot path of n-gram evaluation. */
 #include "seqlm/vocab.h"
 
 #include <errno.h>
@@ -15,14 +17,28 @@ struct seqlm_vocab {
     size_t *offset;  /* offset[id] of its token in chars */
     uint64_t *count; /* count[id] */
     size_t size, cap;
-    uint32_t *slots; /* hash slots hold id+1; 0 = empty */
+    uint64_t *slots; /* hash slots hold (hash >> 32) << 32 | (id + 1); 0 = empty */
     size_t nslots;   /* a power of two */
 };
 
-static uint64_t hash_str(const char *s) {
+/* FNV-1a; *len receives strlen(s). */
+static uint64_t hash_str(const char *s, size_t *len) {
     uint64_t h = 1469598103934665603ULL;
-    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    const char *p = s;
+    for (; *p; p++) h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+    *len = (size_t)(p - s);
     return h ^ (h >> 29);
+}
+
+static uint64_t slot_of(uint64_t hash, uint32_t id) {
+    return (hash >> 32) << 32 | ((uint64_t)id + 1);
+}
+
+/* The id in slot s if its hash bits and token match word, else -1. */
+static int64_t slot_match(const seqlm_vocab *v, uint64_t s, uint64_t hash, const char *word) {
+    if ((s ^ hash) >> 32) return -1;
+    uint32_t id = (uint32_t)s - 1;
+    return strcmp(v->chars + v->offset[id], word) == 0 ? (int64_t)id : -1;
 }
 
 static const char *specials[3] = {"<unk>", "<s>", "</s>"};
@@ -32,12 +48,14 @@ int seqlm_vocab_is_special(const char *word) {
 }
 
 static int rehash(seqlm_vocab *v, size_t nslots) {
-    uint32_t *slots = calloc(nslots, sizeof *slots);
+    uint64_t *slots = calloc(nslots, sizeof *slots);
     if (!slots) return -1;
     for (size_t id = 0; id < v->size; id++) {
-        size_t i = hash_str(v->chars + v->offset[id]) & (nslots - 1);
+        size_t len;
+        uint64_t h = hash_str(v->chars + v->offset[id], &len);
+        size_t i = h & (nslots - 1);
         while (slots[i]) i = (i + 1) & (nslots - 1);
-        slots[i] = (uint32_t)id + 1;
+        slots[i] = slot_of(h, (uint32_t)id);
     }
     free(v->slots);
     v->slots = slots;
@@ -70,20 +88,53 @@ void seqlm_vocab_free(seqlm_vocab *v) {
 }
 
 int64_t seqlm_vocab_find(const seqlm_vocab *v, const char *word) {
-    size_t i = hash_str(word) & (v->nslots - 1);
+    size_t len;
+    uint64_t h = hash_str(word, &len);
+    size_t i = h & (v->nslots - 1);
     while (v->slots[i]) {
-        uint32_t id = v->slots[i] - 1;
-        if (strcmp(v->chars + v->offset[id], word) == 0) return id;
+        int64_t id = slot_match(v, v->slots[i], h, word);
+        if (id >= 0) return id;
         i = (i + 1) & (v->nslots - 1);
     }
     return -1;
 }
 
+/* In groups of FIND_GROUP words: hash them all and prefetch their first slots, then the
+ * tokens those slots name, then probe as seqlm_vocab_find does, now mostly from cache. */
+#define FIND_GROUP 16
+void seqlm_vocab_find_many(const seqlm_vocab *v, const char *const *words, size_t n, int64_t *ids) {
+    const size_t mask = v->nslots - 1;
+    for (size_t g = 0; g < n; g += FIND_GROUP) {
+        size_t m = n - g < FIND_GROUP ? n - g : FIND_GROUP, len;
+        uint64_t h[FIND_GROUP];
+        for (size_t k = 0; k < m; k++) {
+            h[k] = hash_str(words[g + k], &len);
+            __builtin_prefetch(&v->slots[h[k] & mask]);
+        }
+        for (size_t k = 0; k < m; k++) {
+            uint64_t s = v->slots[h[k] & mask];
+            if (s && !((s ^ h[k]) >> 32)) __builtin_prefetch(&v->offset[(uint32_t)s - 1]);
+        }
+        for (size_t k = 0; k < m; k++) {
+            uint64_t s = v->slots[h[k] & mask];
+            if (s && !((s ^ h[k]) >> 32)) __builtin_prefetch(v->chars + v->offset[(uint32_t)s - 1]);
+        }
+        for (size_t k = 0; k < m; k++) {
+            int64_t id = -1;
+            for (size_t i = h[k] & mask; v->slots[i]; i = (i + 1) & mask)
+                if ((id = slot_match(v, v->slots[i], h[k], words[g + k])) >= 0) break;
+            ids[g + k] = id;
+        }
+    }
+}
+
 int64_t seqlm_vocab_add(seqlm_vocab *v, const char *word, uint64_t count) {
-    size_t i = hash_str(word) & (v->nslots - 1);
+    size_t len;
+    uint64_t h = hash_str(word, &len);
+    size_t i = h & (v->nslots - 1);
     while (v->slots[i]) {
-        uint32_t id = v->slots[i] - 1;
-        if (strcmp(v->chars + v->offset[id], word) == 0) {
+        int64_t id = slot_match(v, v->slots[i], h, word);
+        if (id >= 0) {
             v->count[id] += count;
             return id;
         }
@@ -93,10 +144,10 @@ int64_t seqlm_vocab_add(seqlm_vocab *v, const char *word, uint64_t count) {
     if ((v->size + 1) * 2 > v->nslots) {
         /* Grow first, so that a failed allocation leaves the table as it was. */
         if (rehash(v, v->nslots * 2) < 0) return -1;
-        i = hash_str(word) & (v->nslots - 1);
+        i = h & (v->nslots - 1);
         while (v->slots[i]) i = (i + 1) & (v->nslots - 1);
     }
-    size_t n = strlen(word) + 1;
+    size_t n = len + 1;
     if (v->chars_len + n > v->chars_cap) {
         size_t cap = v->chars_cap ? v->chars_cap * 2 : 1 << 16;
         while (v->chars_len + n > cap) cap *= 2;
@@ -120,7 +171,7 @@ int64_t seqlm_vocab_add(seqlm_vocab *v, const char *word, uint64_t count) {
     v->offset[id] = v->chars_len;
     v->count[id] = count;
     v->chars_len += n;
-    v->slots[i] = id + 1;
+    v->slots[i] = slot_of(h, id);
     return id;
 }
 
