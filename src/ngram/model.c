@@ -93,14 +93,12 @@ seqlm_status ngram_model_alloc(seqlm_ngram_model *lm, seqlm_error *err) {
         p += align8(lv->count * sizeof(float));
         if (n < lm->order) {
             lv->child = (uint32_t *)p;
-            memset(p, 0, (lv->count + 1) * sizeof(uint32_t));
             p += align8((lv->count + 1) * sizeof(uint32_t));
         } else {
             lv->child = NULL;
         }
         p = base + align64((size_t)(p - base));
         lv->slots = n > 1 ? (ngram_slot *)(void *)p : NULL;
-        memset(p, 0, lv->nslots * sizeof(ngram_slot));
         p += lv->nslots * sizeof(ngram_slot);
         lv->index = n > 1 ? (uint32_t *)p : NULL;
         p += align8(lv->nslots * sizeof(uint32_t));

@@ -115,7 +115,9 @@ static inline float ngram_score_keys(const seqlm_ngram_model *lm, const seqlm_ng
 uint64_t ngram_slots_for(uint64_t count);
 
 /* Allocates one block for all arrays given level[n].count (and the vocabulary for unigrams)
- * and points the arrays into it; contents uninitialised except child[] and the slots zeroed. */
+ * and points the arrays into it. The block comes zeroed from seqlm_bigmem_alloc, and its pages
+ * are not touched here: the hash slots cost memory only when they are filled, after the
+ * counting tables are gone. */
 seqlm_status ngram_model_alloc(seqlm_ngram_model *lm, seqlm_error *err);
 
 /* Fills the hash tables (prob and backoff copied into the slots) and child ranges from the
