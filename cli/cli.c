@@ -2,11 +2,14 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <libgen.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 int cli_fail(const char *fmt, ...) {
     va_list ap;
@@ -75,4 +78,44 @@ int cli_getopt(int argc, char **argv, const char *shortopts, const struct option
         return '?';
     }
     return c;
+}
+
+int cli_unit(const char *cmd, const char *arg, seqlm_unit *out) {
+    if (seqlm_unit_parse(arg, out))
+        return cli_usage(cmd, "unknown unit '%s' (word, char, byte)", arg);
+    return 0;
+}
+
+int cli_seed(const char *cmd, const char *arg, long long *out) {
+    if (cli_int(arg, 0, INT64_MAX, out))
+        return cli_usage(cmd, "--seed must be an integer >= 0, not '%s'", arg);
+    return 0;
+}
+
+double cli_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+int cli_check_output(const char *path) {
+    char copy[4096];
+    snprintf(copy, sizeof copy, "%s", path);
+    const char *dir = dirname(copy);
+    if (access(dir, W_OK) != 0)
+        return cli_fail("%s: cannot write the output: directory '%s' is missing or not writable",
+                        path, dir);
+    return 0;
+}
+
+int cli_is_safetensors(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return -1;
+    unsigned char b[9];
+    size_t got = fread(b, 1, sizeof b, f);
+    fclose(f);
+    if (got < 9 || b[8] != '{') return 0;
+    uint64_t n = 0;
+    for (int i = 7; i >= 0; i--) n = n << 8 | b[i];
+    return n >= 2 && n <= 100000000ULL;
 }

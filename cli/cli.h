@@ -24,6 +24,22 @@ void cli_warn(void *ctx, const char *message);
 int cli_int(const char *s, long long lo, long long hi, long long *out);
 int cli_double(const char *s, double lo, double hi, double *out);
 
+/* Option values shared by several subcommands: on a bad value these print the usage error
+ * for cmd and return EXIT_USAGE; 0 on success. */
+int cli_unit(const char *cmd, const char *arg, seqlm_unit *out); /* --unit word|char|byte */
+int cli_seed(const char *cmd, const char *arg, long long *out);  /* --seed, an integer >= 0 */
+
+/* Seconds on a monotonic clock. */
+double cli_now(void);
+
+/* Fails early (cli_fail, EXIT_INPUT), before hours of work, if path's directory is missing or
+ * not writable; 0 if it is fine. */
+int cli_check_output(const char *path);
+
+/* 1 if path looks like a safetensors file (a neural model: an 8-byte little-endian header
+ * length in [2, 1e8], then '{'), 0 if not, -1 if it cannot be opened. */
+int cli_is_safetensors(const char *path);
+
 /* Runs getopt_long over argv with our own messages. Returns the option, -1 at the end, or
  * '?' after printing a usage error for cmd (unknown option or missing argument). */
 int cli_getopt(int argc, char **argv, const char *shortopts, const struct option *longopts,

@@ -162,22 +162,6 @@ static int score_both(seqlm_lm *lm, const seqlm_ngram_model *ng, const char *pat
     return 0;
 }
 
-/* --- model kind --------------------------------------------------------------------------------
- */
-
-/* 1 if path looks like safetensors (8-byte length, then '{'), 0 if not, -1 if unreadable. */
-static int is_safetensors(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return -1;
-    unsigned char b[9];
-    size_t got = fread(b, 1, sizeof b, f);
-    fclose(f);
-    if (got < 9 || b[8] != '{') return 0;
-    uint64_t n = 0;
-    for (int i = 7; i >= 0; i--) n = n << 8 | b[i];
-    return n >= 2 && n <= 100000000ULL;
-}
-
 /* --- output ------------------------------------------------------------------------------------
  */
 
@@ -274,7 +258,7 @@ int cmd_eval(int argc, char **argv) {
     if (per_token || mix) batch = 1;
     if (threads > 0) seqlm_set_threads((int)threads);
 
-    int kind = is_safetensors(model);
+    int kind = cli_is_safetensors(model);
     if (kind < 0) return cli_fail("%s: cannot open the model: %s", model, strerror(errno));
     seqlm_error err;
     if (kind == 0) { /* an n-gram model */

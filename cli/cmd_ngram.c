@@ -1,30 +1,10 @@
 /* cmd_ngram.c - `seqlm ngram train|eval|sample|convert`: option parsing and printing only. */
 #include <inttypes.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "cli.h"
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-/* Fails early, before hours of work, if OUT's directory is missing or not writable. */
-static int check_output(const char *path) {
-    char copy[4096];
-    snprintf(copy, sizeof copy, "%s", path);
-    const char *dir = dirname(copy);
-    if (access(dir, W_OK) != 0)
-        return cli_fail("%s: cannot write the output: directory '%s' is missing or not writable",
-                        path, dir);
-    return 0;
-}
 
 /* --- train ----------------------------------------------------------------------------------- */
 
@@ -96,8 +76,7 @@ static int ngram_train(int argc, char **argv) {
             opt.delta = d;
             break;
         case 'u':
-            if (seqlm_unit_parse(optarg, &opt.unit))
-                return cli_usage(cmd, "unknown unit '%s' (word, char, byte)", optarg);
+            if (cli_unit(cmd, optarg, &opt.unit)) return EXIT_USAGE;
             break;
         case 'c':
             if (cli_int(optarg, 1, INT64_MAX, &v))
@@ -146,8 +125,8 @@ static int ngram_train(int argc, char **argv) {
     if (!out) return cli_usage(cmd, "missing -o OUT");
     if (opt.vocab_path && (opt.min_count > 1 || opt.max_vocab))
         return cli_usage(cmd, "--vocab cannot be combined with --min-count or --max-vocab");
-    if (check_output(out)) return EXIT_INPUT;
-    double t0 = now();
+    if (cli_check_output(out)) return EXIT_INPUT;
+    double t0 = cli_now();
     seqlm_error err;
     cli_progress_state progress;
     cli_progress_begin(&progress);
@@ -169,7 +148,7 @@ static int ngram_train(int argc, char **argv) {
         for (int n = 1; n <= opt.order; n++)
             fprintf(stderr, "%s%" PRIu64 " %d-grams", n > 1 ? ", " : "", seqlm_ngram_count(lm, n),
                     n);
-        fprintf(stderr, "; %.2f s\n", now() - t0);
+        fprintf(stderr, "; %.2f s\n", cli_now() - t0);
     }
     seqlm_ngram_free(lm);
     return 0;
@@ -250,15 +229,15 @@ static int ngram_eval(int argc, char **argv) {
     if (per_sentence && per_token)
         return cli_usage(cmd, "--per-sentence and --per-token exclude each other");
     seqlm_error err;
-    double t0 = now();
+    double t0 = cli_now();
     seqlm_ngram_model *lm = seqlm_ngram_load(model, &err);
     if (!lm) return cli_fail_err(&err);
-    double t1 = now();
+    double t1 = cli_now();
     eval_ctx ctx = {stdout, per_token};
     seqlm_ngram_eval_result r;
     seqlm_status st = seqlm_ngram_eval(lm, argv[optind], per_token ? print_token : NULL,
                                        per_sentence ? print_sentence : NULL, &ctx, &r, &err);
-    double t2 = now();
+    double t2 = cli_now();
     seqlm_ngram_free(lm);
     if (st != SEQLM_OK) return cli_fail_err(&err);
     if (json)
@@ -312,8 +291,7 @@ static int ngram_sample(int argc, char **argv) {
                 return cli_usage(cmd, "--count must be an integer >= 0, not '%s'", optarg);
             break;
         case 'S':
-            if (cli_int(optarg, 0, INT64_MAX, &v))
-                return cli_usage(cmd, "--seed must be an integer >= 0, not '%s'", optarg);
+            if (cli_seed(cmd, optarg, &v)) return EXIT_USAGE;
             seed = v;
             break;
         case 't':
@@ -385,7 +363,7 @@ static int ngram_convert(int argc, char **argv) {
         return EXIT_USAGE;
     }
     if (optind + 2 != argc) return cli_usage("ngram convert", "expected MODEL and OUT");
-    if (check_output(argv[optind + 1])) return EXIT_INPUT;
+    if (cli_check_output(argv[optind + 1])) return EXIT_INPUT;
     cli_catch_signals();
     seqlm_error err;
     seqlm_ngram_model *lm = seqlm_ngram_load(argv[optind], &err);

@@ -40,16 +40,6 @@ static const char sample_help[] =
     "\n"
     "example: seqlm sample -m ptb.safetensors --count 5 --seed 7 --top-p 0.9\n";
 
-/* A safetensors file starts with its header's length (8 bytes, little-endian), then '{'. */
-static int is_safetensors(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return 0;
-    unsigned char h[9];
-    size_t got = fread(h, 1, sizeof h, f);
-    fclose(f);
-    return got == sizeof h && h[8] == '{';
-}
-
 /* Writes one sample: word units a line; char and byte units the text, a newline if it lacks
  * one, and a blank line. prime (may be NULL) comes first. */
 static void print_sample(const char *prime, const char *text, seqlm_unit unit) {
@@ -159,8 +149,7 @@ int cmd_sample(int argc, char **argv) {
                 return cli_usage(cmd, "--count must be an integer >= 0, not '%s'", optarg);
             break;
         case O_SEED:
-            if (cli_int(optarg, 0, INT64_MAX, &seed))
-                return cli_usage(cmd, "--seed must be an integer >= 0, not '%s'", optarg);
+            if (cli_seed(cmd, optarg, &seed)) return EXIT_USAGE;
             break;
         case 't':
             if (cli_double(optarg, 1e-6, 1e6, &d))
@@ -235,6 +224,6 @@ int cmd_sample(int argc, char **argv) {
     if (threads) seqlm_set_threads((int)threads);
     seqlm_rng rng;
     seqlm_rng_seed(&rng, (uint64_t)seed);
-    if (is_safetensors(model)) return sample_neural(model, &g, count, &rng);
+    if (cli_is_safetensors(model) == 1) return sample_neural(model, &g, count, &rng);
     return sample_ngram(cmd, model, &g, unsupported, count, &rng);
 }

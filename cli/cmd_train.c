@@ -1,11 +1,9 @@
 /* cmd_train.c - `seqlm train`: options to a model and a training config, progress printing.
  * The vocabulary, the model, the loop and the checkpoints are the library's (seqlm/lm.h). */
-#include <libgen.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -71,12 +69,6 @@ static const char train_help[] =
     "Ctrl-C writes a checkpoint and stops; --resume continues exactly where it stopped.\n"
     "\n"
     "example: seqlm train --train ptb.train.txt --valid ptb.valid.txt -o ptb.safetensors\n";
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* ---- progress ------------------------------------------------------------------------------ */
 
@@ -148,17 +140,6 @@ static void on_event(void *ctx, const seqlm_train_event *e) {
     }
 }
 
-/* Fails early, before hours of work, if OUT's directory is missing or not writable. */
-static int check_output(const char *path) {
-    char copy[4096];
-    snprintf(copy, sizeof copy, "%s", path);
-    const char *dir = dirname(copy);
-    if (access(dir, W_OK) != 0)
-        return cli_fail("%s: cannot write the output: directory '%s' is missing or not writable",
-                        path, dir);
-    return 0;
-}
-
 static int finish(progress *p, seqlm_status st, const seqlm_error *err, const char *out,
                   const char *ckpt, double t0) {
     clear_line(p);
@@ -171,9 +152,9 @@ static int finish(progress *p, seqlm_status st, const seqlm_error *err, const ch
     if (!p->quiet) {
         if (p->best_epoch)
             fprintf(stderr, "seqlm: %s: best valid ppl %.2f (epoch %d); %.1f s\n", out,
-                    exp(p->best_valid), p->best_epoch, now() - t0);
+                    exp(p->best_valid), p->best_epoch, cli_now() - t0);
         else
-            fprintf(stderr, "seqlm: %s written; %.1f s\n", out, now() - t0);
+            fprintf(stderr, "seqlm: %s written; %.1f s\n", out, cli_now() - t0);
     }
     return 0;
 }
@@ -319,8 +300,7 @@ int cmd_train(int argc, char **argv) {
             mc.direct = 1;
             break;
         case 'u':
-            if (seqlm_unit_parse(optarg, &mc.unit))
-                return cli_usage(cmd, "unknown unit '%s' (word, char, byte)", optarg);
+            if (cli_unit(cmd, optarg, &mc.unit)) return EXIT_USAGE;
             break;
         case O_MINCOUNT:
             if (cli_int(optarg, 1, INT64_MAX, &v))
@@ -408,8 +388,7 @@ int cmd_train(int argc, char **argv) {
             tc.max_time = d;
             break;
         case O_SEED:
-            if (cli_int(optarg, 0, INT64_MAX, &v))
-                return cli_usage(cmd, "--seed must be an integer >= 0, not '%s'", optarg);
+            if (cli_seed(cmd, optarg, &v)) return EXIT_USAGE;
             tc.seed = (uint64_t)v;
             break;
         case O_THREADS:
@@ -458,14 +437,14 @@ int cmd_train(int argc, char **argv) {
 
     progress prog = {quiet, isatty(2), 0, 0, 0};
     seqlm_error err;
-    double t0 = now();
+    double t0 = cli_now();
     if (resume) {
         if (model_flags)
             return cli_usage(cmd,
                              "--resume continues with the checkpoint's settings; %s cannot be "
                              "changed (only -o, --max-steps, --max-time, --checkpoint, --log)",
                              model_flag);
-        if (tc.output_path && check_output(tc.output_path)) return EXIT_INPUT;
+        if (tc.output_path && cli_check_output(tc.output_path)) return EXIT_INPUT;
         seqlm_train_config o = seqlm_train_default_config();
         o.output_path = tc.output_path;
         o.max_steps = tc.max_steps;
@@ -508,8 +487,8 @@ int cmd_train(int argc, char **argv) {
     } else if (*ckpt) {
         tc.checkpoint_path = ckpt;
     }
-    if (check_output(tc.output_path)) return EXIT_INPUT;
-    if (tc.checkpoint_path && check_output(tc.checkpoint_path)) return EXIT_INPUT;
+    if (cli_check_output(tc.output_path)) return EXIT_INPUT;
+    if (tc.checkpoint_path && cli_check_output(tc.checkpoint_path)) return EXIT_INPUT;
 
     seqlm_vocab *vocab;
     if (vocab_path) {

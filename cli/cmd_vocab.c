@@ -30,8 +30,7 @@ int cmd_vocab(int argc, char **argv) {
     while ((c = cli_getopt(argc, argv, ":u:o:h", opts, cmd)) != -1) {
         switch (c) {
         case 'u':
-            if (seqlm_unit_parse(optarg, &unit))
-                return cli_usage(cmd, "unknown unit '%s' (word, char, byte)", optarg);
+            if (cli_unit(cmd, optarg, &unit)) return EXIT_USAGE;
             break;
         case 'c':
             if (cli_int(optarg, 1, INT64_MAX, &min_count))

@@ -2,26 +2,19 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
 
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 void cli_progress_begin(cli_progress_state *p) {
     memset(p, 0, sizeof *p);
-    p->start = p->last = now();
+    p->start = p->last = cli_now();
     p->tty = isatty(2);
 }
 
 void cli_progress(void *ctx, const char *phase, uint64_t done, uint64_t total) {
     cli_progress_state *p = ctx;
-    double t = now(), elapsed = t - p->start;
+    double t = cli_now(), elapsed = t - p->start;
     if (p->tty ? t - p->last < 0.2 : t - p->last < 10) return;
     p->last = t;
     double rate = elapsed > 0 ? (double)done / elapsed : 0;

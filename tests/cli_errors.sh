@@ -12,54 +12,11 @@
 # (cli_ngram.sh does that).
 set -u
 
-if [ $# -lt 1 ]; then
-    echo "usage: $0 /path/to/seqlm [shared-data-dir]" >&2
-    exit 2
-fi
-SEQLM=$1
-case $SEQLM in /*) ;; *) SEQLM=$(cd "$(dirname "$SEQLM")" && pwd)/$(basename "$SEQLM") ;; esac
-if [ ! -x "$SEQLM" ]; then
-    echo "SKIP: $SEQLM is not an executable"
-    exit 77
-fi
-if ! command -v python3 >/dev/null 2>&1 || ! command -v gzip >/dev/null 2>&1; then
-    echo "SKIP: the checks need python3 and gzip"
-    exit 77
-fi
-
-T=$(mktemp -d "${TMPDIR:-/tmp}/seqlm-cli-errors.XXXXXX")
-trap 'rm -rf "$T"' EXIT
-cd "$T" || exit 1
-
-npass=0
-nfail=0
-rc=0
-last_cmd=
+. "$(dirname "$0")/clilib.sh" || exit 1
+cli_require python3 gzip
+cli_tmpdir cli-errors
 
 # --- helpers -------------------------------------------------------------------------------
-
-pass() {
-    echo "PASS: $1"
-    npass=$((npass + 1))
-}
-
-# fail NAME [detail lines...]: the details, the last command and its stderr are printed.
-fail() {
-    echo "FAIL: $1"
-    shift
-    for line in "$@"; do echo "      $line"; done
-    echo "      command: $last_cmd"
-    echo "      exit status: $rc"
-    if [ -s "$T/stderr" ]; then sed 's/^/      stderr: /' "$T/stderr" | head -n 8; fi
-    nfail=$((nfail + 1))
-}
-
-# run CMD...: runs it with stdout and stderr captured in $T/stdout, $T/stderr, status in $rc.
-run() {
-    last_cmd=$(printf '%q ' "$@")
-    "$@" >"$T/stdout" 2>"$T/stderr"
-    rc=$?
-}
 
 # error_problem WANT_RC [NEEDLE...]: prints what is wrong with the last command's failure
 # (nothing if it met the contract): exit status, one "seqlm: error:" line, the needles in it.
@@ -130,11 +87,6 @@ expect_ok() {
     shift
     run "$@"
     if [ "$rc" -eq 0 ]; then pass "$name"; else fail "$name" "expected success"; fi
-}
-
-json_field() { # json_field FILE KEY: prints one field of the JSON object in FILE
-    python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1" "$2" \
-        2>/dev/null
 }
 
 # --- inputs --------------------------------------------------------------------------------
@@ -459,5 +411,4 @@ expect_error "eval on a nonexistent text file: input error naming it" 1 - nonexi
 expect_error "eval on text with a NUL byte: input error naming line 2" 1 - nul.txt "line 2" -- \
     "$SEQLM" ngram eval -m lf.arpa nul.txt
 
-echo "$npass passed, $nfail failed"
-[ "$nfail" -eq 0 ]
+cli_finish

@@ -13,66 +13,16 @@
 # FAIL; the last line is "N passed, M failed"; the exit status is non-zero on any failure.
 set -u
 
-if [ $# -lt 1 ]; then
-    echo "usage: $0 /path/to/seqlm [shared-data-dir]" >&2
-    exit 2
-fi
-SEQLM=$1
-case $SEQLM in /*) ;; *) SEQLM=$(cd "$(dirname "$SEQLM")" && pwd)/$(basename "$SEQLM") ;; esac
-GOLDEN=$(cd "$(dirname "$0")" && pwd)/golden
-if [ ! -x "$SEQLM" ]; then
-    echo "SKIP: $SEQLM is not an executable"
-    exit 77
-fi
-if ! command -v python3 >/dev/null 2>&1; then
-    echo "SKIP: the checks need python3"
-    exit 77
-fi
+. "$(dirname "$0")/clilib.sh" || exit 1
+cli_require python3
 if [ ! -f "$GOLDEN/lmeval_lstm.safetensors" ]; then
     echo "SKIP: $GOLDEN/lmeval_lstm.safetensors is missing (tests/golden/make_golden_lmeval.py)"
     exit 77
 fi
 
-T=$(mktemp -d "${TMPDIR:-/tmp}/seqlm-cli-eval.XXXXXX")
-trap 'rm -rf "$T"' EXIT
-cd "$T" || exit 1
-
-npass=0
-nfail=0
-rc=0
-last_cmd=
+cli_tmpdir cli-eval
 
 # --- helpers -------------------------------------------------------------------------------
-
-pass() {
-    echo "PASS: $1"
-    npass=$((npass + 1))
-}
-
-fail() {
-    echo "FAIL: $1"
-    shift
-    for line in "$@"; do [ -n "$line" ] && echo "      $line"; done
-    echo "      last command: $last_cmd (exit status $rc)"
-    if [ -s "$T/stderr" ]; then head -n 6 "$T/stderr" | sed 's/^/      stderr: /'; fi
-    nfail=$((nfail + 1))
-}
-
-check() {
-    local name=$1 status=$2
-    shift 2
-    if [ "$status" -eq 0 ]; then pass "$name"; else fail "$name" "$@"; fi
-}
-
-# runq OUTFILE CMD...: stdout to OUTFILE, stderr to $T/stderr; returns the status.
-runq() {
-    local out=$1
-    shift
-    last_cmd=$(printf '%q ' "$@")
-    "$@" >"$out" 2>"$T/stderr"
-    rc=$?
-    return $rc
-}
 
 # get FILE KEY: a field of the JSON object on FILE's last line.
 get() {
@@ -258,5 +208,4 @@ runq help.txt "$SEQLM" eval --help
 [ "$rc" = 0 ] && grep -q -- "--mix" help.txt
 check "--help" $?
 
-echo "$npass passed, $nfail failed"
-[ "$nfail" -eq 0 ]
+cli_finish

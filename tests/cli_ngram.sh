@@ -12,77 +12,12 @@
 # status is non-zero when anything failed. Bad input is cli_errors.sh's business, not this one's.
 set -u
 
-if [ $# -lt 1 ]; then
-    echo "usage: $0 /path/to/seqlm [shared-data-dir]" >&2
-    exit 2
-fi
-SEQLM=$1
-case $SEQLM in /*) ;; *) SEQLM=$(cd "$(dirname "$SEQLM")" && pwd)/$(basename "$SEQLM") ;; esac
-DATA=${2:-}
-if [ ! -x "$SEQLM" ]; then
-    echo "SKIP: $SEQLM is not an executable"
-    exit 77
-fi
-if ! command -v python3 >/dev/null 2>&1 || ! command -v gzip >/dev/null 2>&1; then
-    echo "SKIP: the checks need python3 and gzip"
-    exit 77
-fi
-
-T=$(mktemp -d "${TMPDIR:-/tmp}/seqlm-cli-ngram.XXXXXX")
-trap 'rm -rf "$T"' EXIT
-cd "$T" || exit 1
-
-npass=0
-nfail=0
-rc=0
-last_cmd=
+. "$(dirname "$0")/clilib.sh" || exit 1
+cli_require python3 gzip
+cli_tmpdir cli-ngram
+CLI_HIDE_WARNINGS=1
 
 # --- helpers -------------------------------------------------------------------------------
-
-pass() {
-    echo "PASS: $1"
-    npass=$((npass + 1))
-}
-
-# fail NAME [detail lines...]: the details, the last command and its stderr are printed.
-fail() {
-    echo "FAIL: $1"
-    shift
-    for line in "$@"; do [ -n "$line" ] && echo "      $line"; done
-    echo "      last command: $last_cmd (exit status $rc)"
-    if [ -s "$T/stderr" ]; then grep -v '^seqlm: warning:' "$T/stderr" | head -n 6 | sed 's/^/      stderr: /'; fi
-    nfail=$((nfail + 1))
-}
-
-# check NAME CONDITION-STATUS [details...]: pass if the status is 0.
-check() {
-    local name=$1 status=$2
-    shift 2
-    if [ "$status" -eq 0 ]; then pass "$name"; else fail "$name" "$@"; fi
-}
-
-# run CMD...: stdout to $T/stdout, stderr to $T/stderr, status in $rc.
-run() {
-    last_cmd=$(printf '%q ' "$@")
-    "$@" >"$T/stdout" 2>"$T/stderr"
-    rc=$?
-}
-
-# runq OUTFILE CMD...: like run, stdout to OUTFILE; returns the status.
-runq() {
-    local out=$1
-    shift
-    last_cmd=$(printf '%q ' "$@")
-    "$@" >"$out" 2>"$T/stderr"
-    rc=$?
-    return $rc
-}
-
-# get FILE KEY: one field of the JSON object in FILE (empty if missing or not JSON).
-get() {
-    python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1" "$2" \
-        2>/dev/null
-}
 
 # same4 A B: the two numbers agree to 4 decimals (|a-b| < 5e-5, relative for big values).
 same4() {
@@ -177,7 +112,7 @@ for s in $SMOOTHINGS; do
     ok=0
     for f in arpa arpa.gz bin; do
         runq "m-$s.$f.json" "$SEQLM" ngram eval -m "m-$s.$f" --json "$evaltext" || ok=1
-        ppl+=("$(get "m-$s.$f.json" perplexity)")
+        ppl+=("$(json_field "m-$s.$f.json" perplexity)")
     done
     if [ $ok -eq 0 ] && [ -n "${ppl[0]}" ] && same4 "${ppl[0]}" "${ppl[1]}" &&
         same4 "${ppl[0]}" "${ppl[2]}"; then
@@ -190,7 +125,7 @@ for s in $SMOOTHINGS; do
     # A sane number: finite, > 1, lower on the training text than on held-out text.
     if [ "$s" != mle ]; then
         runq "m-$s.train.json" "$SEQLM" ngram eval -m "m-$s.bin" --json train.txt
-        ptrain=$(get "m-$s.train.json" perplexity)
+        ptrain=$(json_field "m-$s.train.json" perplexity)
         python3 -c 'import math,sys; a,b=float(sys.argv[1]),float(sys.argv[2]); sys.exit(0 if 1 < a < b and math.isfinite(b) else 1)' \
             "${ptrain:-nan}" "${ppl[0]:-nan}" 2>/dev/null
         check "eval $s: 1 < perplexity on training text ($ptrain) < on held-out text (${ppl[0]})" $?
@@ -201,7 +136,7 @@ for s in $SMOOTHINGS; do
     runq /dev/null "$SEQLM" ngram convert "m-$s.arpa" "rt-$s.bin" || ok=1
     [ $ok -eq 0 ] && { runq /dev/null "$SEQLM" ngram convert "rt-$s.bin" "rt-$s.arpa" || ok=1; }
     [ $ok -eq 0 ] && { runq "rt-$s.json" "$SEQLM" ngram eval -m "rt-$s.arpa" --json "$evaltext" || ok=1; }
-    p2=$(get "rt-$s.json" perplexity)
+    p2=$(json_field "rt-$s.json" perplexity)
     if [ $ok -eq 0 ] && [ -n "$p2" ] && same4 "${ppl[0]}" "$p2"; then
         pass "convert $s ARPA -> bin -> ARPA: the same perplexity ($p2)"
     else
@@ -253,7 +188,7 @@ for order in 1 2 5; do
     ok=0
     runq /dev/null "$SEQLM" ngram train -q --order "$order" -o "o$order.bin" train.txt || ok=1
     [ $ok -eq 0 ] && { runq "o$order.json" "$SEQLM" ngram eval -m "o$order.bin" --json test.txt || ok=1; }
-    p=$(get "o$order.json" perplexity)
+    p=$(json_field "o$order.json" perplexity)
     python3 -c 'import math,sys; p=float(sys.argv[1]); sys.exit(0 if math.isfinite(p) and p > 1 else 1)' \
         "${p:-nan}" 2>/dev/null || ok=1
     check "--order $order trains and evaluates (perplexity $p)" $ok
@@ -287,8 +222,8 @@ if abs(want - d["perplexity"]) > 1e-4 * want:
 EOF
 check "eval --json: valid JSON with perplexity, perplexity_excl_oov, oov, tokens, log10_prob" $? \
     "$(cat "$T/diff")" "$(cat eval.json)"
-tokens=$(get eval.json tokens)
-oov=$(get eval.json oov)
+tokens=$(json_field eval.json tokens)
+oov=$(json_field eval.json oov)
 nlines=$(wc -l <test.txt)
 nwords=$(wc -w <test.txt)
 [ "$tokens" = $((nwords + nlines)) ]
@@ -298,7 +233,7 @@ check "eval --json: the held-out text's unseen words are counted as OOVs ($oov)"
 
 runq eval.txt "$SEQLM" ngram eval -m m-mkn.arpa test.txt
 plain=$(sed -n 's/^Perplexity including OOVs:\t//p' eval.txt)
-[ -n "$plain" ] && same4 "$plain" "$(get eval.json perplexity)"
+[ -n "$plain" ] && same4 "$plain" "$(json_field eval.json perplexity)"
 check "eval plain output: the same perplexity as --json ($plain)" $?
 
 # The per-token and per-sentence lines may be followed by the plain summary (as KenLM's query
@@ -434,15 +369,15 @@ for unit in char byte; do
     runq "ko-$unit.json" "$SEQLM" ngram eval -m "ko-$unit.arpa" --json ko.txt
     ok=$rc
     msg=$(expect_tokens "ko-$unit.json" ko.txt "$unit" 2>&1) || ok=1
-    [ "$(get "ko-$unit.json" oov)" = 0 ] || ok=1
+    [ "$(json_field "ko-$unit.json" oov)" = 0 ] || ok=1
     check "--unit $unit: eval on the training text: one token per $unit (+ </s>), no OOV" $ok \
         "$msg" "$(cat "ko-$unit.json")"
     runq "ko-$unit-test.json" "$SEQLM" ngram eval -m "ko-$unit.arpa" --json ko-test.txt
-    check "--unit $unit: eval on held-out Korean text ($(get "ko-$unit-test.json" perplexity))" $rc
+    check "--unit $unit: eval on held-out Korean text ($(json_field "ko-$unit-test.json" perplexity))" $rc
     run "$SEQLM" ngram convert "ko-$unit.arpa" "ko-$unit.bin"
     runq "ko-$unit-bin.json" "$SEQLM" ngram eval -m "ko-$unit.bin" --json ko-test.txt
-    a=$(get "ko-$unit-test.json" perplexity)
-    b=$(get "ko-$unit-bin.json" perplexity)
+    a=$(json_field "ko-$unit-test.json" perplexity)
+    b=$(json_field "ko-$unit-bin.json" perplexity)
     [ -n "$a" ] && [ -n "$b" ] && same4 "$a" "$b"
     check "--unit $unit: the binary form gives the same perplexity ($a, $b)" $?
     runq "ko-$unit-samp.txt" "$SEQLM" ngram sample -m "ko-$unit.bin" --seed 3 --count 20
@@ -497,8 +432,8 @@ check "ngram train --vocab: the model's unigrams are the vocabulary's tokens" $?
     "$(diff mv-words.txt v2-words.txt | head -n 4)"
 runq mv.json "$SEQLM" ngram eval -m mv.arpa --json train.txt
 singletons=$(tr -s ' ' '\n' <train.txt | sort | uniq -c | awk '$1 == 1' | wc -l)
-[ "$rc" -eq 0 ] && [ "$(get mv.json oov)" = "$singletons" ]
-check "ngram train --vocab: eval on the training text counts the $singletons singletons as OOV ($(get mv.json oov))" $?
+[ "$rc" -eq 0 ] && [ "$(json_field mv.json oov)" = "$singletons" ]
+check "ngram train --vocab: eval on the training text counts the $singletons singletons as OOV ($(json_field mv.json oov))" $?
 run "$SEQLM" vocab --unit char -o vchar.txt ko.txt
 ok=$rc
 run "$SEQLM" ngram train -q --unit char --vocab vchar.txt -o mvchar.bin ko.txt
@@ -541,5 +476,4 @@ else
     echo "SKIP: KenLM's Brown model check (needs \$DATA/arpa/brown-valid.o3.arpa.gz and \$DATA/brown/brown.test.txt; DATA='$DATA')"
 fi
 
-echo "$npass passed, $nfail failed"
-[ "$nfail" -eq 0 ]
+cli_finish

@@ -15,66 +15,14 @@
 # status is non-zero when anything failed.
 set -u
 
-if [ $# -lt 1 ]; then
-    echo "usage: $0 /path/to/seqlm [shared-data-dir]" >&2
-    exit 2
-fi
-SEQLM=$1
-case $SEQLM in /*) ;; *) SEQLM=$(cd "$(dirname "$SEQLM")" && pwd)/$(basename "$SEQLM") ;; esac
-GOLDEN=$(cd "$(dirname "$0")" && pwd)/golden
-if [ ! -x "$SEQLM" ]; then
-    echo "SKIP: $SEQLM is not an executable"
-    exit 77
-fi
-if ! command -v python3 >/dev/null 2>&1; then
-    echo "SKIP: the checks need python3"
-    exit 77
-fi
+. "$(dirname "$0")/clilib.sh" || exit 1
+cli_require python3
 WORD=$GOLDEN/lm_tiny_word.safetensors
 CHAR=$GOLDEN/lm_tiny_char.safetensors
 
-T=$(mktemp -d "${TMPDIR:-/tmp}/seqlm-cli-sample.XXXXXX")
-trap 'rm -rf "$T"' EXIT
-cd "$T" || exit 1
-
-npass=0
-nfail=0
-rc=0
-last_cmd=
+cli_tmpdir cli-sample
 
 # --- helpers -------------------------------------------------------------------------------
-
-pass() {
-    echo "PASS: $1"
-    npass=$((npass + 1))
-}
-
-# fail NAME [detail lines...]: the details, the last command and its stderr are printed.
-fail() {
-    echo "FAIL: $1"
-    shift
-    for line in "$@"; do [ -n "$line" ] && echo "      $line"; done
-    echo "      last command: $last_cmd (exit status $rc)"
-    if [ -s "$T/stderr" ]; then head -n 6 "$T/stderr" | sed 's/^/      stderr: /'; fi
-    nfail=$((nfail + 1))
-}
-
-# check NAME STATUS [details...]: pass if the status is 0.
-check() {
-    local name=$1 status=$2
-    shift 2
-    if [ "$status" -eq 0 ]; then pass "$name"; else fail "$name" "$@"; fi
-}
-
-# runq OUTFILE CMD...: stdout to OUTFILE, stderr to $T/stderr; returns the status.
-runq() {
-    local out=$1
-    shift
-    last_cmd=$(printf '%q ' "$@")
-    "$@" >"$out" 2>"$T/stderr"
-    rc=$?
-    return $rc
-}
 
 # expect_error NAME STATUS CMD...: exits with STATUS and one "seqlm: error:" line on stderr.
 expect_error() {
@@ -245,5 +193,4 @@ runq help.txt "$SEQLM" sample --help
 [ $rc -eq 0 ] && grep -q 'usage: seqlm sample' help.txt
 check "--help: usage on stdout, exit 0" $?
 
-echo "$npass passed, $nfail failed"
-[ "$nfail" -eq 0 ]
+cli_finish

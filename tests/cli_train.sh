@@ -11,34 +11,10 @@
 # the last line is "N passed, M failed" and the exit status is non-zero when anything failed.
 set -u
 
-if [ $# -lt 1 ]; then
-    echo "usage: $0 /path/to/seqlm [shared-data-dir]" >&2
-    exit 2
-fi
-SEQLM=$1
-case $SEQLM in /*) ;; *) SEQLM=$(cd "$(dirname "$SEQLM")" && pwd)/$(basename "$SEQLM") ;; esac
-if [ ! -x "$SEQLM" ]; then
-    echo "SKIP: $SEQLM is not an executable"
-    exit 77
-fi
-if ! command -v python3 >/dev/null 2>&1; then
-    echo "SKIP: the checks need python3"
-    exit 77
-fi
+. "$(dirname "$0")/clilib.sh" || exit 1
+cli_require python3
+cli_tmpdir cli-train
 
-T=$(mktemp -d "${TMPDIR:-/tmp}/seqlm-cli-train.XXXXXX")
-trap 'rm -rf "$T"' EXIT
-cd "$T" || exit 1
-
-npass=0
-nfail=0
-pass() { echo "PASS: $1"; npass=$((npass + 1)); }
-fail() { echo "FAIL: $1"; nfail=$((nfail + 1)); }
-check() { # check NAME COMMAND...: PASS when the command succeeds
-    local name=$1
-    shift
-    if "$@"; then pass "$name"; else fail "$name"; fi
-}
 # expect_exit NAME CODE COMMAND...: the command exits with CODE and says "seqlm: error:"
 expect_exit() {
     local name=$1 code=$2
@@ -73,9 +49,9 @@ SMALL=(--layers 1 --hidden 24 --embedding 24 --batch 8 --bptt 10 --threads 2)
 "$SEQLM" train --train train.txt --valid valid.txt -o m1.safetensors "${SMALL[@]}" --epochs 3 \
     --seed 3 --log log.jsonl --log-interval 0.01 -q 2>err.txt
 rc=$?
-check "train writes a model" test $rc -eq 0 -a -s m1.safetensors
-check "train writes a checkpoint beside it" test -s m1.safetensors.ckpt
-check "--log: JSON lines, the last with tokens_per_s" python3 -c '
+check_cmd "train writes a model" test $rc -eq 0 -a -s m1.safetensors
+check_cmd "train writes a checkpoint beside it" test -s m1.safetensors.ckpt
+check_cmd "--log: JSON lines, the last with tokens_per_s" python3 -c '
 import json, sys
 rows = [json.loads(l) for l in open("log.jsonl")]
 assert rows[0]["event"] == "start" and rows[0]["params"] > 0, rows[0]
@@ -84,19 +60,19 @@ assert rows[-1]["event"] == "end" and rows[-1]["tokens_per_s"] > 0, rows[-1]
 '
 "$SEQLM" train --train train.txt --valid valid.txt -o m2.safetensors "${SMALL[@]}" --epochs 3 \
     --seed 3 -q 2>err.txt
-check "the same seed gives a byte-identical model" cmp -s m1.safetensors m2.safetensors
+check_cmd "the same seed gives a byte-identical model" cmp -s m1.safetensors m2.safetensors
 "$SEQLM" train --train train.txt -o m3.safetensors "${SMALL[@]}" --epochs 1 --seed 4 -q 2>err.txt
-check "another seed gives another model" test -s m3.safetensors
+check_cmd "another seed gives another model" test -s m3.safetensors
 if cmp -s m1.safetensors m3.safetensors; then fail "seeds differ but models are equal"; fi
 "$SEQLM" train --train train.txt -o m4.safetensors "${SMALL[@]}" --epochs 1 2>err.txt
-check "progress: parameter count and memory at the start" grep -q "parameters, about" err.txt
-check "no --valid says the last model is kept" grep -q "last model is kept" err.txt
+check_cmd "progress: parameter count and memory at the start" grep -q "parameters, about" err.txt
+check_cmd "no --valid says the last model is kept" grep -q "last model is kept" err.txt
 
 # --- kill -9, resume: the same bits as an uninterrupted run ----------------------------------
 RUN=(--train big.txt -u char --layers 1 --hidden 64 --embedding 16 --batch 16 --bptt 32
     --threads 1 --dropout 0.1 --optimizer adam --max-steps 120 --checkpoint-every 5 -q)
 "$SEQLM" train "${RUN[@]}" -o a.safetensors --checkpoint a.ckpt 2>err.txt
-check "uninterrupted run with --max-steps" test -s a.safetensors
+check_cmd "uninterrupted run with --max-steps" test -s a.safetensors
 "$SEQLM" train "${RUN[@]}" -o b.safetensors --checkpoint b.ckpt 2>err.txt &
 pid=$!
 for _ in $(seq 1 400); do
@@ -116,8 +92,8 @@ else
 fi
 "$SEQLM" train --resume b.ckpt -o b.safetensors 2>err.txt
 rc=$?
-check "resume after kill -9 succeeds" test $rc -eq 0
-check "resumed model is byte-identical to the uninterrupted one" cmp -s a.safetensors b.safetensors
+check_cmd "resume after kill -9 succeeds" test $rc -eq 0
+check_cmd "resumed model is byte-identical to the uninterrupted one" cmp -s a.safetensors b.safetensors
 
 # --- Ctrl-C: a checkpoint, exit 1, and how to continue -------------------------------------
 "$SEQLM" train "${RUN[@]}" --max-steps 100000 -o c.safetensors --checkpoint c.ckpt 2>int.txt &
@@ -129,7 +105,7 @@ done
 kill -INT "$pid"
 wait "$pid"
 rc=$?
-check "SIGINT: exit 1 and a message naming the checkpoint to resume" \
+check_cmd "SIGINT: exit 1 and a message naming the checkpoint to resume" \
     test $rc -eq 1 -a -s c.ckpt && grep -q "resume c.ckpt" int.txt
 
 # --- bad usage: exit 2 -----------------------------------------------------------------------
@@ -157,19 +133,18 @@ expect_exit "--resume of a model file (not a checkpoint)" 1 \
     "$SEQLM" train --resume m1.safetensors -o x.st -q
 expect_exit "a diverging run" 1 \
     "$SEQLM" train --train train.txt -o nan.st "${SMALL[@]}" --lr 1e9 --clip 0 -q
-check "the divergence message suggests a lower --lr" grep -q -- "--lr" err.txt
+check_cmd "the divergence message suggests a lower --lr" grep -q -- "--lr" err.txt
 
 # --- plot ------------------------------------------------------------------------------------
 if command -v gnuplot >/dev/null 2>&1; then
     "$SEQLM" plot log.jsonl -o curves.png 2>err.txt
-    check "plot writes a PNG" python3 -c '
+    check_cmd "plot writes a PNG" python3 -c '
 import sys
 sys.exit(open("curves.png", "rb").read(8) != b"\x89PNG\r\n\x1a\n")'
     "$SEQLM" plot log.jsonl -o curves.svg 2>err.txt
-    check "plot writes an SVG" grep -q "<svg" curves.svg
+    check_cmd "plot writes an SVG" grep -q "<svg" curves.svg
 else
     echo "SKIP: seqlm plot (gnuplot is not installed)"
 fi
 
-echo "$npass passed, $nfail failed"
-[ "$nfail" -eq 0 ]
+cli_finish

@@ -61,18 +61,6 @@ void seqlm_relu(float *y, const float *x, size_t n) {
     for (size_t i = 0; i < n; i++) y[i] = x[i] > 0 ? x[i] : 0.0f;
 }
 
-static inline float row_max(const float *z, size_t V) {
-    float acc[8], m = z[0];
-    size_t j = 0;
-    for (int k = 0; k < 8; k++) acc[k] = m;
-    for (; j + 8 <= V; j += 8)
-#pragma omp simd
-        for (int k = 0; k < 8; k++) acc[k] = z[j + k] > acc[k] ? z[j + k] : acc[k];
-    for (int k = 0; k < 8; k++) m = acc[k] > m ? acc[k] : m;
-    for (; j < V; j++) m = z[j] > m ? z[j] : m;
-    return m;
-}
-
 /* softmax(x)_c = exp(x_c - m) / sum_j exp(x_j - m) with m = max_j x_j: every exponent is <= 0,
  * so nothing overflows, and the largest term is 1, so the sum is >= 1. */
 static SIMD_CLONES void softmax_row(float *y, const float *x, size_t cols) {

@@ -1,4 +1,5 @@
-/* vmath.h - vectorisable exp, sigmoid and tanh, and the SIMD_CLONES attribute (internal).
+/* vmath.h - vectorisable exp, sigmoid, tanh and row maximum, and the SIMD_CLONES attribute
+ * (internal).
  *
  * libm's expf and tanhf are calls the compiler cannot vectorise, and they are the whole cost of
  * the softmax and of the recurrent gates. These are Cephes' polynomial approximations written
@@ -10,6 +11,7 @@
 #define SEQLM_VMATH_H
 
 #include <math.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* Functions marked SIMD_CLONES are compiled three times, for x86-64-v4 (AVX-512), x86-64-v3
@@ -87,6 +89,20 @@ static inline float vtanhf(float x) {
     float small = p * z * xs + xs;
     float big = copysignf(1.0f - 2.0f / (vexpf(2.0f * ax) + 1.0f), x);
     return blend(ax < 0.625f, small, big);
+}
+
+/* max_j z_j (V >= 1). Eight running maxima, lane by lane, vectorise with any compiler; a max
+ * reduction (omp simd reduction(max)) vectorises with GCC but not with clang. */
+static inline float row_max(const float *z, size_t V) {
+    float acc[8], m = z[0];
+    size_t j = 0;
+    for (int k = 0; k < 8; k++) acc[k] = m;
+    for (; j + 8 <= V; j += 8)
+#pragma omp simd
+        for (int k = 0; k < 8; k++) acc[k] = z[j + k] > acc[k] ? z[j + k] : acc[k];
+    for (int k = 0; k < 8; k++) m = acc[k] > m ? acc[k] : m;
+    for (; j < V; j++) m = z[j] > m ? z[j] : m;
+    return m;
 }
 
 #endif

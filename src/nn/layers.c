@@ -202,25 +202,11 @@ void seqlm_dropout_backward(float *dx, const uint8_t *mask, size_t n, float rate
 
 /* exp comes from kernels/vmath.h: the N*V exponentials are the softmax's whole cost. */
 
-/* max_j z_j. Eight running maxima, lane by lane, vectorise with any compiler; a max reduction
- * (omp simd reduction(max)) vectorises with GCC but not with clang. */
-static inline float row_max(const float *z, int V) {
-    float acc[8], m = z[0];
-    int j = 0;
-    for (int k = 0; k < 8; k++) acc[k] = m;
-    for (; j + 8 <= V; j += 8)
-#pragma omp simd
-        for (int k = 0; k < 8; k++) acc[k] = z[j + k] > acc[k] ? z[j + k] : acc[k];
-    for (int k = 0; k < 8; k++) m = acc[k] > m ? acc[k] : m;
-    for (; j < V; j++) m = z[j] > m ? z[j] : m;
-    return m;
-}
-
 /* One counted row: z (V) logits, t its target, d (V) its gradient or NULL (may be z). Returns
  * -log softmax(z)_t. The exponentials are the whole cost: vectorised, and cloned per CPU. */
 static SIMD_CLONES double xent_row(const float *z, float *d, int V, int32_t t, double invC) {
     float zt = z[t]; /* read before d (which may be z) is written */
-    float m = row_max(z, V);
+    float m = row_max(z, (size_t)V);
     double S = 0.0;
     if (d) {
 #pragma omp simd reduction(+ : S)

@@ -16,37 +16,22 @@ as "grad.<name>". Run with the interpreter that has torch 1.13:
 
     /usr/bin/python3 tests/golden/make_golden_layers.py
 """
-import json
 import os
-import struct
+import sys
 
 import torch
 import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from safetensors_io import write_safetensors as write_f32  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def write_safetensors(path, tensors):
     """tensors: dict name -> torch tensor; everything is written as little-endian F32."""
-    header, blobs, offset = {}, [], 0
-    for name, t in tensors.items():
-        t = t.detach().to(torch.float32).contiguous()
-        data = struct.pack("<%df" % t.numel(), *t.flatten().tolist())
-        header[name] = {
-            "dtype": "F32",
-            "shape": list(t.shape),
-            "data_offsets": [offset, offset + len(data)],
-        }
-        blobs.append(data)
-        offset += len(data)
-    text = json.dumps(header, separators=(",", ":")).encode()
-    text += b" " * (-len(text) % 8)  # pad so the data starts 8-byte aligned
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(text)))
-        f.write(text)
-        for b in blobs:
-            f.write(b)
-    print("wrote %s (%d tensors, %d bytes)" % (path, len(tensors), 8 + len(text) + offset))
+    size = write_f32(path, tensors)
+    print("wrote %s (%d tensors, %d bytes)" % (path, len(tensors), size))
 
 
 def golden_linear():

@@ -8,26 +8,16 @@ stream "data" (T*S+1, B) as F32, and per step the loss and the gradient norm bef
 plus the final weights as "final.<name>". Training is truncated BPTT as in word_language_model:
 windows of T steps, hidden state carried across windows and detached, cross-entropy (mean),
 clip_grad_norm_(1.0), then the optimizer step."""
-import json, os, struct
+import os, sys
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from safetensors_io import write_safetensors  # noqa: E402
+
 V, E, H, L, B, T, S = 12, 5, 6, 2, 3, 4, 6
 HERE = os.path.dirname(os.path.abspath(__file__))
-
-
-def write_safetensors(path, tensors):
-    header, blobs, off = {}, [], 0
-    for name, t in tensors.items():
-        b = t.detach().to(torch.float32).contiguous().numpy().tobytes()
-        header[name] = {"dtype": "F32", "shape": list(t.shape), "data_offsets": [off, off + len(b)]}
-        blobs.append(b)
-        off += len(b)
-    h = json.dumps(header, separators=(",", ":")).encode()
-    h += b" " * ((8 - len(h) % 8) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(h)) + h + b"".join(blobs))
 
 
 def run(opt_name):

@@ -16,11 +16,14 @@ bptt 4) computed by torch under the protocol of ../shared/BENCHMARKS.md: the str
 then each line's tokens and </s>; every id after the first is a target; columns as
 torch_lm.py's batchify (ceil(n/B) targets each, the last column padded); the state carried
 across windows."""
-import json, math, os, struct
+import json, math, os, sys
 from collections import Counter
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from safetensors_io import write_safetensors  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 BPTT = 4
@@ -37,19 +40,6 @@ a dog ran on the mat and the cat saw it
 the bird sat
 on the mat the dog sat and the cat ran
 """
-
-
-def write_safetensors(path, tensors, metadata):
-    header, blobs, off = {"__metadata__": metadata}, [], 0
-    for name, t in tensors.items():
-        b = t.detach().to(torch.float32).contiguous().numpy().tobytes()
-        header[name] = {"dtype": "F32", "shape": list(t.shape), "data_offsets": [off, off + len(b)]}
-        blobs.append(b)
-        off += len(b)
-    h = json.dumps(header, separators=(",", ":")).encode()
-    h += b" " * ((8 - len(h) % 8) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(h)) + h + b"".join(blobs))
 
 
 # seqlm's vocabulary order: <unk>, <s>, </s>, then by descending count (ties: first seen).

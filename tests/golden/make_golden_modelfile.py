@@ -16,70 +16,23 @@ Writes, next to this script:
       the safetensors library lays them out; the C test loads it into a registry where
       decoder.weight is an alias.
 
-The safetensors format is coded by hand (8-byte little-endian header length, JSON header padded
-with spaces to a multiple of 8, raw little-endian data) so that the script needs only torch
-(1.13 here), not the safetensors package. Run it with /usr/bin/python3 (the interpreter with
+The safetensors format is written by safetensors_io.py (by hand, so that the script needs only
+torch (1.13 here), not the safetensors package). Run it with /usr/bin/python3 (the interpreter with
 torch): /usr/bin/python3 tests/golden/make_golden_modelfile.py
 """
 import json
 import math
 import os
-import struct
+import sys
 from collections import OrderedDict
 
 import torch
 import torch.nn as nn
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from safetensors_io import write_safetensors  # noqa: E402
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-
-DTYPES = {
-    torch.float32: "F32",
-    torch.float16: "F16",
-    torch.bfloat16: "BF16",
-    torch.float64: "F64",
-    torch.int32: "I32",
-    torch.int64: "I64",
-}
-
-
-def raw_bytes(t):
-    """The tensor's values as little-endian bytes, row-major."""
-    t = t.detach().contiguous().cpu()
-    if t.dtype == torch.bfloat16:  # numpy has no bfloat16: reinterpret the 16-bit patterns
-        t = t.view(torch.int16)
-    a = t.numpy()
-    return a.astype(a.dtype.newbyteorder("<")).tobytes()
-
-
-def write_safetensors(path, tensors, metadata, data_order=None, metadata_last=False):
-    """tensors: name -> tensor, in header order; data_order: the order of the data (names)."""
-    data_order = data_order or list(tensors)
-    blobs, offsets, pos = [], {}, 0
-    for name in data_order:
-        b = raw_bytes(tensors[name])
-        offsets[name] = [pos, pos + len(b)]
-        blobs.append(b)
-        pos += len(b)
-    header = OrderedDict()
-    if metadata and not metadata_last:
-        header["__metadata__"] = metadata
-    for name, t in tensors.items():
-        header[name] = {
-            "dtype": DTYPES[t.dtype],
-            "shape": list(t.shape),
-            "data_offsets": offsets[name],
-        }
-    if metadata and metadata_last:
-        header["__metadata__"] = metadata
-    text = json.dumps(header, separators=(",", ":")).encode("utf-8")
-    text += b" " * (-len(text) % 8)
-    with open(path + ".tmp", "wb") as f:
-        f.write(struct.pack("<Q", len(text)))
-        f.write(text)
-        for b in blobs:
-            f.write(b)
-    os.replace(path + ".tmp", path)
-
 
 def samples(tensors):
     """A few values of each tensor as floats: first, middle and last element."""
@@ -132,6 +85,7 @@ def main():
         meta,
         data_order=list(reversed(tensors)),
         metadata_last=True,
+        keep_dtype=True,
     )
 
     torch.manual_seed(1)
@@ -140,7 +94,9 @@ def main():
     assert sd["decoder.weight"].data_ptr() == sd["encoder.weight"].data_ptr()
     tensors = OrderedDict((k, sd[k].detach().clone()) for k in sorted(sd))
     meta = OrderedDict([("format", "pt"), ("seqlm.test.samples", samples(tensors))])
-    write_safetensors(os.path.join(HERE, "modelfile_tied.safetensors"), tensors, meta)
+    write_safetensors(
+        os.path.join(HERE, "modelfile_tied.safetensors"), tensors, meta, keep_dtype=True
+    )
     print("wrote modelfile_torch.safetensors and modelfile_tied.safetensors")
 
 

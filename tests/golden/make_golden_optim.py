@@ -21,10 +21,13 @@ Every learning rate used is a short decimal, the value the C side reads back fro
 import inspect
 import json
 import os
-import struct
+import sys
 
 import numpy as np
 import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from safetensors_io import write_safetensors  # noqa: E402
 
 assert torch.__version__.startswith("1.13"), torch.__version__
 
@@ -236,27 +239,6 @@ def clip_cases(rng):
     return out, norms
 
 
-def write_safetensors(path, tensors, metadata):
-    header, blobs, offset = {}, [], 0
-    for name, a in tensors.items():
-        a = np.ascontiguousarray(a, dtype="<f4")
-        b = a.tobytes()
-        header[name] = {"dtype": "F32", "shape": list(a.shape), "data_offsets": [offset,
-                                                                               offset + len(b)]}
-        blobs.append(b)
-        offset += len(b)
-    header["__metadata__"] = metadata
-    h = json.dumps(header, separators=(",", ":")).encode()
-    h += b" " * (-len(h) % 8)
-    tmp = path + ".tmp"
-    with open(tmp, "wb") as f:
-        f.write(struct.pack("<Q", len(h)))
-        f.write(h)
-        for b in blobs:
-            f.write(b)
-    os.replace(tmp, path)
-
-
 def main():
     torch.set_num_threads(1)
     rng = np.random.default_rng(20240613)
@@ -286,7 +268,7 @@ def main():
     for k, v in sched_meta.items():
         meta[k] = json.dumps(v)
     meta["defaults"] = json.dumps(torch_defaults())
-    write_safetensors(OUT, tensors, meta)
+    write_safetensors(OUT, tensors, meta, metadata_last=True)
     print(f"wrote {OUT}: {len(tensors)} tensors")
 
 

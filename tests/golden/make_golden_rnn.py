@@ -24,13 +24,15 @@ little-endian float32), since the safetensors package is not installed here.
 
 Run:  /usr/bin/python3 tests/golden/make_golden_rnn.py   (writes next to this script)
 """
-import json
 import os
-import struct
+import sys
 
 import torch
 import torch.nn as nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from safetensors_io import write_safetensors  # noqa: E402
 
 I, H, T, B = 5, 4, 6, 3
 LENGTHS = [6, 2, 4]  # unsorted on purpose, one full-length row
@@ -45,24 +47,6 @@ MODULES = {
 CONFIGS = [(cell, L, bi, False) for cell in MODULES for L in (1, 2) for bi in (False, True)]
 CONFIGS += [("lstm", 1, True, True), ("lstm", 2, True, True), ("lstm", 1, False, True),
             ("gru", 2, True, True), ("tanh", 2, True, True), ("relu", 1, True, True)]
-
-
-def write_safetensors(path, tensors, metadata):
-    header, blobs, offset = {"__metadata__": metadata}, [], 0
-    for name, t in tensors.items():
-        data = t.detach().contiguous().to(torch.float32).numpy().astype("<f4").tobytes()
-        header[name] = {"dtype": "F32", "shape": list(t.shape),
-                        "data_offsets": [offset, offset + len(data)]}
-        blobs.append(data)
-        offset += len(data)
-    h = json.dumps(header, separators=(",", ":")).encode()
-    h += b" " * (-len(h) % 8)  # the data starts 8-byte aligned
-    with open(path + ".tmp", "wb") as f:
-        f.write(struct.pack("<Q", len(h)))
-        f.write(h)
-        for blob in blobs:
-            f.write(blob)
-    os.replace(path + ".tmp", path)
 
 
 def make(cell, L, bi, with_lengths, seed):
