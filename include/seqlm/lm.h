@@ -13,11 +13,10 @@
  * prediction target; the first is context only.
  *
  *     seqlm_lm_config cfg = seqlm_lm_default_config();            // 2x200 LSTM
- *     seqlm_vocab *v = ...;                                       // seqlm_vocab_from_corpus + prune
- *     seqlm_lm *lm = seqlm_lm_create(&cfg, v, &err);             // takes v
- *     seqlm_train_config tc = seqlm_train_default_config();
- *     tc.train_path = "train.txt"; tc.output_path = "model.safetensors";
- *     seqlm_train(lm, &tc, &err);
+ *     seqlm_vocab *v = ...;                                       // seqlm_vocab_from_corpus +
+ * prune seqlm_lm *lm = seqlm_lm_create(&cfg, v, &err);             // takes v seqlm_train_config tc
+ * = seqlm_train_default_config(); tc.train_path = "train.txt"; tc.output_path =
+ * "model.safetensors"; seqlm_train(lm, &tc, &err);
  */
 #ifndef SEQLM_LM_H
 #define SEQLM_LM_H
@@ -66,14 +65,14 @@ int seqlm_arch_parse(const char *name, seqlm_arch *a);
 
 typedef struct {
     seqlm_arch arch;
-    int layers;        /* recurrent layers (default 2) */
-    int hidden;        /* units per layer; window: hidden layer size (default 200) */
-    int embedding;     /* default 200 */
-    int context;       /* window: previous words used (n - 1; default 4) */
-    float dropout;     /* on embeddings, between layers and before the output (default 0) */
-    int tie_weights;   /* decoder.weight = encoder.weight (needs embedding == hidden) */
-    int direct;        /* window: direct input-to-output connections */
-    seqlm_unit unit;   /* how text becomes tokens (default word) */
+    int layers;      /* recurrent layers (default 2) */
+    int hidden;      /* units per layer; window: hidden layer size (default 200) */
+    int embedding;   /* default 200 */
+    int context;     /* window: previous words used (n - 1; default 4) */
+    float dropout;   /* on embeddings, between layers and before the output (default 0) */
+    int tie_weights; /* decoder.weight = encoder.weight (needs embedding == hidden) */
+    int direct;      /* window: direct input-to-output connections */
+    seqlm_unit unit; /* how text becomes tokens (default word) */
 } seqlm_lm_config;
 
 seqlm_lm_config seqlm_lm_default_config(void);
@@ -138,7 +137,7 @@ typedef struct {
     uint64_t oov;    /* tokens outside the vocabulary (predicted as <unk>) */
     double nll;      /* total negative log-likelihood, nats */
     double perplexity;
-    double bpc;      /* bits per token: nll / tokens / ln 2 (bits per character for char/byte) */
+    double bpc; /* bits per token: nll / tokens / ln 2 (bits per character for char/byte) */
 } seqlm_lm_eval_result;
 
 /* Called for every predicted token in text order with its natural-log probability. */
@@ -158,9 +157,9 @@ seqlm_status seqlm_lm_eval(seqlm_lm *m, const char *path, int batch, int bptt,
 typedef struct {
     const char *event; /* "start", "interval", "epoch", "end" */
     int epoch;
-    uint64_t step, steps_total;  /* updates done / planned (0 if unknown) */
-    double progress;             /* fraction of the epoch */
-    double loss, ppl;            /* interval (or epoch) training loss, nats */
+    uint64_t step, steps_total;   /* updates done / planned (0 if unknown) */
+    double progress;              /* fraction of the epoch */
+    double loss, ppl;             /* interval (or epoch) training loss, nats */
     double valid_loss, valid_ppl; /* epoch events; NaN otherwise */
     double lr, grad_norm, tokens_per_s, elapsed, eta;
     uint64_t params, bytes; /* "start": trainable floats; seqlm_lm_train_bytes's estimate */
@@ -212,18 +211,19 @@ seqlm_status seqlm_train(seqlm_lm *m, const seqlm_train_config *cfg, seqlm_error
 seqlm_status seqlm_train_resume(const char *checkpoint, const seqlm_train_config *overrides,
                                 seqlm_error *err);
 
-/* ---- generation -------------------------------------------------------------------------------- */
+/* ---- generation --------------------------------------------------------------------------------
+ */
 
 typedef struct {
-    double temperature; /* > 0 (default 1) */
-    int top_k;          /* 0 = off */
-    double top_p;       /* nucleus; 1 = off */
-    int greedy;         /* argmax */
-    int beam;           /* beam width (0 = sampling); length-normalised log-probability */
+    double temperature;    /* > 0 (default 1) */
+    int top_k;             /* 0 = off */
+    double top_p;          /* nucleus; 1 = off */
+    int greedy;            /* argmax */
+    int beam;              /* beam width (0 = sampling); length-normalised log-probability */
     double length_penalty; /* beam: score = logp / len^alpha (default 1) */
-    size_t length;      /* max tokens (words: stop at </s> earlier; 0, the default: 100 words,
-                           500 characters or bytes) */
-    const char *prime;  /* text the generation continues (tokenised with the model's unit) */
+    size_t length;         /* max tokens (words: stop at </s> earlier; 0, the default: 100 words,
+                              500 characters or bytes) */
+    const char *prime;     /* text the generation continues (tokenised with the model's unit) */
 } seqlm_gen_config;
 
 seqlm_gen_config seqlm_gen_default_config(void);
@@ -237,8 +237,8 @@ seqlm_gen_config seqlm_gen_default_config(void);
  * top-k and top-p are ignored) and stops when `beam` hypotheses have ended in </s>; width 1 is
  * greedy decoding. Word models stop at </s>; char and byte models write `length` units, </s> as
  * a newline. */
-seqlm_status seqlm_lm_generate(seqlm_lm *m, const seqlm_gen_config *g, seqlm_rng *rng,
-                               char **text, seqlm_error *err);
+seqlm_status seqlm_lm_generate(seqlm_lm *m, const seqlm_gen_config *g, seqlm_rng *rng, char **text,
+                               seqlm_error *err);
 
 /* The text of n token ids of vocabulary v as seqlm_lm_generate writes it (shared with the n-gram
  * sampler's callers): words joined by single spaces, char and byte tokens by their surface

@@ -12,7 +12,7 @@
 #define SEQLM_ASSERT(cond)                                                                         \
     do {                                                                                           \
         if (!(cond)) {                                                                             \
-            fprintf(stderr, "seqlm: %s:%d: internal check failed: %s\n", __FILE__, __LINE__,      \
+            fprintf(stderr, "seqlm: %s:%d: internal check failed: %s\n", __FILE__, __LINE__,       \
                     #cond);                                                                        \
             abort();                                                                               \
         }                                                                                          \
