@@ -199,6 +199,13 @@ static void report(reporter *rep, const seqlm_train_event *e) {
     fflush(f);
 }
 
+/* The time left: the planned updates at the current rate, but never past --max-time. */
+static double cap_eta(const seqlm_train_config *cfg, double elapsed, double eta) {
+    if (cfg->max_time > 0 && eta > cfg->max_time - elapsed)
+        eta = cfg->max_time > elapsed ? cfg->max_time - elapsed : 0;
+    return eta;
+}
+
 static seqlm_train_event event_new(const char *name, const train_run *r) {
     seqlm_train_event e;
     memset(&e, 0, sizeof e);
@@ -469,8 +476,9 @@ seqlm_status train_loop(seqlm_lm *m, train_run *r, const train_saved_state *s, s
                 e.grad_norm = iv_norm / (double)iv_steps;
                 e.tokens_per_s = (double)iv_tokens / (tn - iv_start);
                 e.elapsed = tn - t_start;
-                e.eta = (double)(planned > r->step ? planned - r->step : 0) * train_time /
-                        (double)steps_here;
+                e.eta = cap_eta(cfg, e.elapsed,
+                                (double)(planned > r->step ? planned - r->step : 0) * train_time /
+                                    (double)steps_here);
                 report(&L.rep, &e);
                 iv_loss = iv_norm = 0;
                 iv_tokens = iv_steps = 0;
@@ -508,8 +516,9 @@ seqlm_status train_loop(seqlm_lm *m, train_run *r, const train_saved_state *s, s
         if (r->epoch >= cfg->epochs) stop = 4;
         if (cfg->max_steps && r->step >= cfg->max_steps) stop = 1;
         e.eta = stop ? 0
-                     : (double)(planned > r->step ? planned - r->step : 0) * train_time /
-                           (double)(steps_here ? steps_here : 1);
+                     : cap_eta(cfg, e.elapsed,
+                               (double)(planned > r->step ? planned - r->step : 0) * train_time /
+                                   (double)(steps_here ? steps_here : 1));
         report(&L.rep, &e);
         r->epoch++;
         r->window = 0;
