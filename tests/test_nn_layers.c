@@ -613,6 +613,60 @@ static void test_output(void **unused) {
     seqlm_params_free(p);
 }
 
+/* seqlm_output_score against the full log-softmax: several column blocks (V = 1300, not a
+ * multiple of the block), more rows than one row chunk (N = 700), ignored rows, tied or not,
+ * and the same bits with 1 and 2 threads. */
+static void test_output_score(void **unused) {
+    (void)unused;
+    const int H = 9, V = 1300;
+    const size_t N = 700;
+    seqlm_rng rng;
+    seqlm_rng_seed(&rng, 4);
+    seqlm_params *p = seqlm_params_create();
+    seqlm_output o;
+    assert_int_equal(seqlm_output_init(&o, p, "decoder", H, V, -1, 8), 0);
+    alloc_params(p);
+    seqlm_output_reset(&o, p, &rng);
+    float *b = seqlm_params_value(p, o.proj.bias);
+    seqlm_init_uniform(b, (size_t)V, 2.0f, &rng); /* a bias that matters */
+    float *h = xmalloc(N * (size_t)H), *full = xmalloc(N * (size_t)V);
+    float *lp1 = xmalloc(N), *lp2 = xmalloc(N);
+    int32_t *t = malloc(N * sizeof *t);
+    seqlm_init_uniform(h, N * (size_t)H, 3.0f, &rng);
+    for (size_t n = 0; n < N; n++) t[n] = n % 7 == 3 ? -100 : (int32_t)(seqlm_rng_next(&rng) % V);
+    t[1] = V - 1; /* the last column of the last, partial block */
+    seqlm_output_logprobs(&o, p, h, N, full);
+    seqlm_set_threads(1);
+    double nll1 = seqlm_output_score(&o, p, h, N, t, -100, lp1);
+    seqlm_set_threads(2);
+    double nll2 = seqlm_output_score(&o, p, h, N, t, -100, lp2);
+    assert_memory_equal(lp1, lp2, N * sizeof *lp1);
+    assert_true(nll1 == nll2);
+    double ref = 0, worst = 0;
+    for (size_t n = 0; n < N; n++) {
+        if (t[n] == -100) {
+            assert_true(lp1[n] == 0.0f);
+            continue;
+        }
+        float want = full[n * (size_t)V + (size_t)t[n]];
+        ref -= want;
+        double e = fabs((double)lp1[n] - want) / (1.0 + fabs(want));
+        if (e > worst) worst = e;
+    }
+    printf("output score: %zu rows, V = %d: worst rel. error vs log-softmax %.2e, nll %.6f vs "
+           "%.6f\n",
+           N, V, worst, nll1, ref);
+    assert_true(worst < 1e-6);
+    assert_true(fabs(nll1 - ref) < 1e-6 * fabs(ref));
+    free(h);
+    free(full);
+    free(lp1);
+    free(lp2);
+    free(t);
+    seqlm_output_free(&o);
+    seqlm_params_free(p);
+}
+
 /* ---- the window model --------------------------------------------------------------------- */
 
 typedef struct {
@@ -818,6 +872,7 @@ int main(void) {
         cmocka_unit_test(test_softmax_xent),
         cmocka_unit_test(test_softmax_xent_threads),
         cmocka_unit_test(test_output),
+        cmocka_unit_test(test_output_score),
         cmocka_unit_test(test_window),
         cmocka_unit_test(test_golden_linear),
         cmocka_unit_test(test_golden_embedding),

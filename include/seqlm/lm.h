@@ -130,6 +130,12 @@ double seqlm_lm_window(seqlm_lm *m, seqlm_lm_work *w, const int32_t *x, const in
  * natural log; advances the carried state. */
 void seqlm_lm_logprobs(seqlm_lm *m, seqlm_lm_work *w, const int32_t *x, int T, float *out);
 
+/* What perplexity needs: ln p of the targets y (T, B) given inputs x (T, B) into lp (T*B; 0 where
+ * y is -100), advancing the carried state like seqlm_lm_logprobs but without forming the
+ * (T*B, V) log-probabilities (the recurrent archs score the output layer in cache-sized
+ * blocks). Returns the summed negative log-likelihood, NaN when out of memory. */
+double seqlm_lm_score(seqlm_lm *m, seqlm_lm_work *w, const int32_t *x, const int32_t *y, int T,
+                      float *lp);
 /* ---- evaluation ---------------------------------------------------------------------------- */
 
 typedef struct {

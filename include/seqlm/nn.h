@@ -214,6 +214,13 @@ void seqlm_output_reset(const seqlm_output *o, seqlm_params *p, seqlm_rng *rng);
  * not NULL, also backpropagates: accumulates the parameter gradients and dh (N, H). */
 double seqlm_output_loss(seqlm_output *o, seqlm_params *p, const float *h, size_t N,
                          const int32_t *targets, int32_t ignore_index, float *dh);
+/* ln p(targets[n] | h[n]) for each row into lp (N) (0 for ignored rows), without forming the
+ * (N, V) matrix: logits are made in cache-sized blocks and each row's log-sum-exp is combined
+ * over the blocks in a fixed order (the result does not depend on the thread count). Returns
+ * the summed negative log-likelihood of the counted rows, NaN when out of memory. Targets must
+ * be in [0, V) or ignore_index. */
+double seqlm_output_score(const seqlm_output *o, const seqlm_params *p, const float *h, size_t N,
+                          const int32_t *targets, int32_t ignore_index, float *lp);
 /* log p(w | h) for every word: out (N, V). */
 void seqlm_output_logprobs(seqlm_output *o, const seqlm_params *p, const float *h, size_t N,
                            float *out);

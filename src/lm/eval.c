@@ -11,7 +11,9 @@
  *     from a zero state (the window model: from a history of </s>), so batch 1 - one unbroken
  *     state from start to end - gives the best (and batch-independent) figure; larger batches
  *     are faster and lose a little context at the column starts;
- *   - windows of `bptt` steps, the state carried from window to window;
+ *   - the state carried from window to window; since it is never cut, the window length only
+ *     sets how many steps run per call (at least EVAL_ROWS rows, so the output product is a
+ *     large GEMM) and does not change the result;
  *   - nll = - sum of ln p(target), perplexity = exp(nll / n), bpc = nll / n / ln 2.
  *
  * on_token works with any batch: the log-probabilities are kept per target (4 bytes each) and
@@ -26,6 +28,8 @@
 
 #include "lm/model_internal.h"
 #include "seqlm/progress.h"
+
+enum { EVAL_ROWS = 1024 }; /* rows per output product, at least */
 
 /* Replays the file's tokens (and each line's </s>) with lp[k] for the k-th target. */
 static seqlm_status report_tokens(const char *path, seqlm_unit unit, const float *lp, size_t n,
@@ -84,12 +88,15 @@ seqlm_status seqlm_lm_eval(seqlm_lm *m, const char *path, int batch, int bptt,
     }
     size_t B = (size_t)batch < n ? (size_t)batch : n;
     size_t S = (n + B - 1) / B; /* steps per column */
-    size_t T = (size_t)bptt < S ? (size_t)bptt : S;
-    size_t V = (size_t)m->V;
+    /* The state runs on unbroken whatever the window, so the window only sets how many rows
+     * each output product gets: at least EVAL_ROWS, for the GEMM's sake. */
+    size_t T = (size_t)bptt, Tmin = (EVAL_ROWS + B - 1) / B;
+    if (T < Tmin) T = Tmin;
+    if (T > S) T = S;
     seqlm_lm_work *w = seqlm_lm_work_create(m, (int)T, (int)B, err);
     int32_t *x = malloc(T * B * sizeof *x);
     int32_t *y = malloc(T * B * sizeof *y);
-    float *out = malloc(T * B * V * sizeof *out);
+    float *out = malloc(T * B * sizeof *out);
     float *lp = on_token ? malloc(n * sizeof *lp) : NULL;
     if (!w || !x || !y || !out || (on_token && !lp)) {
         if (w)
@@ -113,15 +120,16 @@ seqlm_status seqlm_lm_eval(seqlm_lm *m, const char *path, int batch, int bptt,
                 x[j] = k < n ? (k ? s.ids[k - 1] : (int32_t)SEQLM_EOS) : (int32_t)SEQLM_EOS;
                 y[j] = k < n ? s.ids[k] : -100;
             }
-        seqlm_lm_logprobs(m, w, x, (int)Tw, out);
-        for (size_t t = 0; t < Tw; t++)
-            for (size_t b = 0; b < B; b++) {
-                size_t j = t * B + b;
-                if (y[j] < 0) continue;
-                float l = out[j * V + (size_t)y[j]];
-                nll -= (double)l;
-                if (lp) lp[b * S + i + t] = l;
-            }
+        double part = seqlm_lm_score(m, w, x, y, (int)Tw, out);
+        if (part != part) {
+            st = seqlm_error_set(err, SEQLM_ERR_NOMEM, "%s: out of memory", path);
+            goto done;
+        }
+        nll += part;
+        if (lp)
+            for (size_t t = 0; t < Tw; t++)
+                for (size_t b = 0; b < B; b++)
+                    if (y[t * B + b] >= 0) lp[b * S + i + t] = out[t * B + b];
     }
     r.tokens = n;
     r.oov = oov;

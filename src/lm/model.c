@@ -464,6 +464,28 @@ void seqlm_lm_logprobs(seqlm_lm *m, seqlm_lm_work *w, const int32_t *x, int T, f
     seqlm_output_logprobs(&m->dec, m->p, w->y, N, out);
 }
 
+double seqlm_lm_score(seqlm_lm *m, seqlm_lm_work *w, const int32_t *x, const int32_t *y, int T,
+                      float *lp) {
+    SEQLM_ASSERT(w->m == m && T >= 1 && T <= w->T_max);
+    size_t N = (size_t)T * w->B, V = (size_t)m->V;
+    check_ids(m, x, N, 0);
+    check_ids(m, y, N, 1);
+    if (seqlm_lm_is_recurrent(m->cfg.arch)) {
+        recurrent_forward(m, w, x, T, 0, NULL);
+        return seqlm_output_score(&m->dec, m->p, w->y, N, y, -100, lp);
+    }
+    float *out = malloc(N * V * sizeof *out);
+    if (!out) return NAN;
+    seqlm_lm_logprobs(m, w, x, T, out);
+    double nll = 0;
+    for (size_t n = 0; n < N; n++) {
+        lp[n] = y[n] < 0 ? 0.0f : out[n * V + (size_t)y[n]];
+        nll -= lp[n];
+    }
+    free(out);
+    return nll;
+}
+
 /* ---- model files ---------------------------------------------------------------------------- */
 
 /* The config as a JSON object: {"arch": "lstm", "layers": 2, "hidden": 200, "embedding": 200,

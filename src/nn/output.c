@@ -9,9 +9,11 @@
  * Not here: sampled, class-factored or hierarchical softmaxes (future kinds behind these calls).
  */
 #include <assert.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/vmath.h"
 #include "seqlm/kernels.h"
 #include "seqlm/nn.h"
 
@@ -81,4 +83,87 @@ void seqlm_output_logprobs(seqlm_output *o, const seqlm_params *p, const float *
                            float *out) {
     seqlm_linear_forward(&o->proj, p, h, N, out);
     seqlm_log_softmax_rows(out, out, N, (size_t)o->V);
+}
+
+/* ---- scoring given targets, without the (N, V) matrix -------------------------------------- */
+
+enum { SCORE_COLS = 512, SCORE_ROWS = 512 }; /* a logits block: 1 MB, within L2 */
+
+/* Adds the bias to a block of logits (rows x cols, stride cols) and writes each row's maximum
+ * and sum of exp(logit - maximum), the sum in double. */
+static SIMD_CLONES void block_stats(float *z, size_t rows, size_t cols, const float *bias,
+                                    float *mx, double *sum) {
+    for (size_t r = 0; r < rows; r++) {
+        float *x = z + r * cols;
+        if (bias) {
+#pragma omp simd
+            for (size_t c = 0; c < cols; c++) x[c] += bias[c];
+        }
+        float m = row_max(x, cols);
+        double s = 0;
+#pragma omp simd reduction(+ : s)
+        for (size_t c = 0; c < cols; c++) s += vexpf(x[c] - m);
+        mx[r] = m;
+        sum[r] = s;
+    }
+}
+
+/* The logits are made SCORE_ROWS x SCORE_COLS at a time; each block's rows leave their maximum
+ * and sum (and the target's logit, if the target is in the block), and the blocks of a row are
+ * combined in column order: log p = (z_t - M) - log sum_j s_j exp(m_j - M), M = max_j m_j. The
+ * blocks of a row chunk are shared among threads, each with one-thread SGEMMs; combining in a
+ * fixed order makes the result independent of the thread count. */
+double seqlm_output_score(const seqlm_output *o, const seqlm_params *p, const float *h, size_t N,
+                          const int32_t *targets, int32_t ignore_index, float *lp) {
+    size_t V = (size_t)o->V, H = (size_t)o->H;
+    size_t nb = (V + SCORE_COLS - 1) / SCORE_COLS;
+    size_t R = N < SCORE_ROWS ? N : SCORE_ROWS;
+    const float *W = seqlm_params_value(p, o->proj.weight);
+    const float *bias = o->proj.bias >= 0 ? seqlm_params_value(p, o->proj.bias) : NULL;
+    float *mx = malloc(nb * R * sizeof *mx), *zt = malloc(R * sizeof *zt);
+    double *sum = malloc(nb * R * sizeof *sum);
+    double nll = 0;
+    int oom = !mx || !zt || !sum;
+    for (size_t n0 = 0; n0 < N && !oom; n0 += R) {
+        size_t rows = N - n0 < R ? N - n0 : R;
+        const float *hk = h + n0 * H;
+        const int32_t *tk = targets + n0;
+#pragma omp parallel reduction(| : oom)
+        {
+            float *z = malloc(rows * SCORE_COLS * sizeof *z);
+            oom |= !z;
+#pragma omp for schedule(static)
+            for (size_t j = 0; j < nb; j++) {
+                if (!z) continue;
+                size_t c0 = j * SCORE_COLS, cols = V - c0 < SCORE_COLS ? V - c0 : SCORE_COLS;
+                seqlm_matmul(0, 1, (int)rows, (int)cols, (int)H, 1.0f, hk, (int)H, W + c0 * H,
+                             (int)H, 0.0f, z, (int)cols);
+                block_stats(z, rows, cols, bias ? bias + c0 : NULL, mx + j * R, sum + j * R);
+                for (size_t r = 0; r < rows; r++) {
+                    int32_t t = tk[r];
+                    if (t != ignore_index && (size_t)t >= c0 && (size_t)t < c0 + cols)
+                        zt[r] = z[r * cols + ((size_t)t - c0)];
+                }
+            }
+            free(z);
+        }
+        for (size_t r = 0; r < rows && !oom; r++) {
+            if (tk[r] == ignore_index) {
+                lp[n0 + r] = 0.0f;
+                continue;
+            }
+            float M = mx[r];
+            for (size_t j = 1; j < nb; j++)
+                if (mx[j * R + r] > M) M = mx[j * R + r];
+            double S = 0;
+            for (size_t j = 0; j < nb; j++) S += sum[j * R + r] * exp((double)mx[j * R + r] - M);
+            double l = (double)(zt[r] - M) - log(S);
+            lp[n0 + r] = (float)l;
+            nll -= lp[n0 + r]; /* the sum of what callers see per token, exactly */
+        }
+    }
+    free(mx);
+    free(zt);
+    free(sum);
+    return oom ? NAN : nll;
 }
