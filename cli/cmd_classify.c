@@ -728,13 +728,10 @@ int cmd_classify(int argc, char **argv) {
     long long v;
     double d;
     while ((c = cli_getopt(argc, argv, ":o:m:u:qh", lopts, cmd)) != -1) {
-        if (c >= O_ARCH && c <= O_LOGINT && c != O_EVALBATCH && c != O_THREADS) {
+        if ((c >= O_ARCH && c <= O_LOGINT && c != O_EVALBATCH && c != O_THREADS) || c == 'u') {
             o.model_flag = 1;
-            o.model_flag_name = argv[optind - 1];
-        }
-        if (c == 'u') {
-            o.model_flag = 1;
-            o.model_flag_name = "--unit";
+            for (const struct option *q = lopts; q->name; q++)
+                if (q->val == c) o.model_flag_name = q->name;
         }
         switch (c) {
         case O_LABELFILE: {
@@ -932,7 +929,7 @@ int cmd_classify(int argc, char **argv) {
         o.files[o.n_files++] = argv[i];
     }
     if (!training && o.model_flag)
-        return cli_usage(cmd, "%s is for train and cv (the model file holds its settings)",
+        return cli_usage(cmd, "--%s is for train and cv (the model file holds its settings)",
                          o.model_flag_name);
     if (!training && (o.valid || o.heldout_set))
         return cli_usage(cmd, "--valid and --heldout are for train");
