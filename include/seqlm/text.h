@@ -34,6 +34,16 @@ typedef struct seqlm_reader seqlm_reader;
 /* Opens path ("-" = standard input). validate_utf8: reject invalid UTF-8. NULL on error. */
 seqlm_reader *seqlm_reader_open(const char *path, int validate_utf8, seqlm_error *err);
 void seqlm_reader_free(seqlm_reader *r);
+/* Like seqlm_reader_open, converting each line from `encoding` (an iconv name as glibc knows it:
+ * "CP1252", "LATIN1", "EUC-KR", ...) to UTF-8 as it is read; NULL, "UTF-8" or "UTF8" (any case)
+ * read UTF-8 exactly as seqlm_reader_open does. The encoding must be ASCII-compatible (lines are
+ * split on the byte 0x0A before conversion), so UTF-16 and UTF-32 are refused. A byte sequence
+ * invalid in the encoding is an error naming file, line and byte offset (offsets count the
+ * file's own bytes). The lines returned are UTF-8; validate_utf8 checks them as well. */
+seqlm_reader *seqlm_reader_open_encoding(const char *path, const char *encoding, int validate_utf8,
+                                         seqlm_error *err);
+/* SEQLM_OK if seqlm_reader_open_encoding can read `encoding`, else SEQLM_ERR_ARG saying why. */
+seqlm_status seqlm_encoding_check(const char *encoding, seqlm_error *err);
 
 /* Reads the next line without its line end. Returns 1 with *line (NUL-terminated, owned by the
  * reader, valid until the next call) and *len; 0 at end of file; -1 on error (err filled). */

@@ -1,0 +1,686 @@
+/* model.c - the sentence classifier: layers, one batch forward and backward, pooling over time,
+ * encoding texts to ids, model files.
+ *
+ * Shapes: B sentences, T steps (the longest in the batch), E embedding, X extra per-token
+ * features, I = E + X encoder input, H units per direction, D directions, F = D*H, C classes.
+ *
+ *   x      = dropout([embedding(ids) | extra])          (T, B, I)   encoder_input()
+ *   y      = rnn_stack(x, lengths)                      (T, B, F)   zero at padded steps
+ *   pooled = dropout(pool(y, lengths))                  (B, F)
+ *   logits = pooled W^T + b                             (B, C)
+ *   loss   = mean over counted b of -log softmax(logits_b)[target_b]
+ *
+ * Backward runs the same chain in reverse; each layer's backward accumulates, so every input
+ * gradient buffer is zeroed before the layer writes into it. Not here: the training loop,
+ * prediction over a data set and metrics (train.c), reading files (data.c). */
+#include <cJSON.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "classify/classify_internal.h"
+#include "lm/model_internal.h"
+#include "seqlm/kernels.h"
+#include "seqlm/modelfile.h"
+#include "util/assert.h"
+
+/* ---- names and defaults ---------------------------------------------------------------------- */
+
+static const char *const pool_names[] = {"last", "mean", "max"};
+
+const char *seqlm_pool_name(seqlm_pool p) {
+    return (unsigned)p < 3 ? pool_names[p] : "?";
+}
+
+int seqlm_pool_parse(const char *name, seqlm_pool *p) {
+    for (int i = 0; i < 3; i++)
+        if (strcmp(name, pool_names[i]) == 0) {
+            *p = (seqlm_pool)i;
+            return 0;
+        }
+    return -1;
+}
+
+seqlm_classify_config seqlm_classify_default_config(void) {
+    seqlm_classify_config c;
+    memset(&c, 0, sizeof c);
+    c.cell = SEQLM_CELL_LSTM;
+    c.layers = 1;
+    c.hidden = 150;
+    c.embedding = 100;
+    c.bidirectional = 1;
+    c.pool = SEQLM_POOL_MAX;
+    c.dropout = 0.5f;
+    c.unit = SEQLM_UNIT_WORD;
+    return c;
+}
+
+static seqlm_status check_config(const seqlm_classify_config *c, size_t n_labels,
+                                 seqlm_error *err) {
+    if (!seqlm_cell_gates(c->cell))
+        return seqlm_error_set(err, SEQLM_ERR_ARG, "unknown recurrent cell");
+    if (c->layers < 1 || c->layers > SEQLM_MAX_LAYERS)
+        return seqlm_error_set(err, SEQLM_ERR_ARG, "layers must be in [1, %d], not %d",
+                               SEQLM_MAX_LAYERS, c->layers);
+    if (c->hidden < 1 || c->embedding < 1 || c->extra < 0 || c->hidden > (1 << 20) ||
+        c->embedding > (1 << 20) || c->extra > (1 << 20))
+        return seqlm_error_set(err, SEQLM_ERR_ARG, "hidden and embedding sizes must be >= 1");
+    if (!(c->dropout >= 0.0f && c->dropout < 1.0f))
+        return seqlm_error_set(err, SEQLM_ERR_ARG, "dropout must be in [0, 1)");
+    if ((unsigned)c->pool > SEQLM_POOL_MAX)
+        return seqlm_error_set(err, SEQLM_ERR_ARG, "unknown pooling");
+    if (c->unit != SEQLM_UNIT_WORD && c->unit != SEQLM_UNIT_CHAR)
+        return seqlm_error_set(err, SEQLM_ERR_ARG, "the unit must be word or char");
+    if (n_labels < 2)
+        return seqlm_error_set(err, SEQLM_ERR_DATA,
+                               "a classifier needs at least 2 labels (the data has %zu)", n_labels);
+    return SEQLM_OK;
+}
+
+/* ---- create, free, reset ------------------------------------------------------------------- */
+
+seqlm_classifier *seqlm_classifier_create(const seqlm_classify_config *cfg, seqlm_vocab *vocab,
+                                          const char *const *labels, size_t n_labels,
+                                          seqlm_error *err) {
+    if (check_config(cfg, n_labels, err) != SEQLM_OK) {
+        seqlm_vocab_free(vocab);
+        return NULL;
+    }
+    seqlm_classifier *m = calloc(1, sizeof *m);
+    if (!m) {
+        seqlm_vocab_free(vocab);
+        seqlm_error_set(err, SEQLM_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    m->cfg = *cfg;
+    m->vocab = vocab;
+    m->V = (int)seqlm_vocab_size(vocab);
+    m->C = (int)n_labels;
+    m->I = cfg->embedding + cfg->extra;
+    m->D = cfg->bidirectional ? 2 : 1;
+    m->F = m->D * cfg->hidden;
+    m->labels = calloc(n_labels, sizeof *m->labels);
+    m->p = seqlm_params_create();
+    int ok = m->labels && m->p;
+    for (size_t i = 0; ok && i < n_labels; i++) {
+        if (!labels[i] || !*labels[i] || strpbrk(labels[i], "\t\n")) {
+            seqlm_error_set(err, SEQLM_ERR_ARG, "label %zu is empty or holds a tab or newline", i);
+            seqlm_classifier_free(m);
+            return NULL;
+        }
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(labels[i], labels[j]) == 0) {
+                seqlm_error_set(err, SEQLM_ERR_ARG, "label '%s' given twice", labels[i]);
+                seqlm_classifier_free(m);
+                return NULL;
+            }
+        ok = (m->labels[i] = strdup(labels[i])) != NULL;
+    }
+    /* Registration order = the model file's tensor order. */
+    ok = ok && seqlm_embedding_init(&m->emb, m->p, "embedding", m->V, cfg->embedding) == 0 &&
+         seqlm_rnn_stack_init(&m->rnn, m->p, "rnn", cfg->cell, m->I, cfg->hidden, cfg->layers,
+                              cfg->bidirectional, cfg->dropout) == 0 &&
+         seqlm_linear_init(&m->out, m->p, "output", m->F, m->C, 1) == 0;
+    if (!ok || seqlm_params_alloc(m->p, err) != SEQLM_OK) {
+        if (!ok) seqlm_error_set(err, SEQLM_ERR_NOMEM, "out of memory building the classifier");
+        seqlm_classifier_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+void seqlm_classifier_free(seqlm_classifier *m) {
+    if (!m) return;
+    seqlm_vocab_free(m->vocab);
+    if (m->labels)
+        for (int i = 0; i < m->C; i++) free(m->labels[i]);
+    free(m->labels);
+    seqlm_params_free(m->p);
+    free(m);
+}
+
+void seqlm_classifier_reset(seqlm_classifier *m, seqlm_rng *rng) {
+    seqlm_embedding_reset(&m->emb, m->p, rng);
+    seqlm_rnn_stack_reset(&m->rnn, m->p, rng);
+    seqlm_linear_reset(&m->out, m->p, rng);
+}
+
+const seqlm_classify_config *seqlm_classifier_config(const seqlm_classifier *m) {
+    return &m->cfg;
+}
+const seqlm_vocab *seqlm_classifier_vocab(const seqlm_classifier *m) {
+    return m->vocab;
+}
+size_t seqlm_classifier_labels(const seqlm_classifier *m, const char *const **labels) {
+    if (labels) *labels = (const char *const *)m->labels;
+    return (size_t)m->C;
+}
+seqlm_params *seqlm_classifier_params(seqlm_classifier *m) {
+    return m->p;
+}
+int seqlm_classifier_label_index(const seqlm_classifier *m, const char *label) {
+    for (int i = 0; i < m->C; i++)
+        if (strcmp(m->labels[i], label) == 0) return i;
+    return -1;
+}
+
+/* ---- tokens -------------------------------------------------------------------------------- */
+
+/* Tokenises text for the config's unit, ASCII-lower-casing first with cfg->lower. */
+int classify_tokenize(const seqlm_classify_config *cfg, const char *text, seqlm_tokens *tok,
+                      char **scratch, size_t *scratch_cap) {
+    size_t len = strlen(text);
+    if (cfg->lower) {
+        if (len + 1 > *scratch_cap) {
+            char *p = realloc(*scratch, len + 1);
+            if (!p) return -1;
+            *scratch = p;
+            *scratch_cap = len + 1;
+        }
+        for (size_t i = 0; i <= len; i++) {
+            char ch = text[i];
+            (*scratch)[i] = ch >= 'A' && ch <= 'Z' ? (char)(ch - 'A' + 'a') : ch;
+        }
+        text = *scratch;
+    }
+    return seqlm_tokenize(text, len, cfg->unit, tok);
+}
+
+static int cmp_str(const void *a, const void *b) {
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+seqlm_classifier *seqlm_classifier_create_for(const seqlm_classify_config *cfg,
+                                              const seqlm_classify_data *data, uint64_t min_count,
+                                              seqlm_error *err) {
+    if (check_config(cfg, data->n_labels, err) != SEQLM_OK) return NULL;
+    for (size_t i = 0; i < data->n; i++)
+        if (data->label[i] < 0) {
+            seqlm_error_set(err, SEQLM_ERR_DATA,
+                            "%s: line %" PRIu64 ": a training text without a label",
+                            data->files[data->file[i]], data->line[i]);
+            return NULL;
+        }
+    seqlm_vocab *all = seqlm_vocab_create();
+    seqlm_tokens tok = {0};
+    char *scratch = NULL;
+    size_t scap = 0;
+    int ok = all != NULL;
+    for (size_t i = 0; ok && i < data->n; i++) {
+        int n = classify_tokenize(cfg, data->text[i], &tok, &scratch, &scap);
+        ok = n >= 0;
+        for (int k = 0; ok && k < n; k++) ok = seqlm_vocab_add(all, seqlm_token(&tok, k), 1) >= 0;
+    }
+    seqlm_tokens_free(&tok);
+    free(scratch);
+    if (!ok) {
+        seqlm_vocab_free(all);
+        seqlm_error_set(err, SEQLM_ERR_NOMEM, "out of memory building the vocabulary");
+        return NULL;
+    }
+    seqlm_vocab *v = seqlm_vocab_prune(all, min_count ? min_count : 1, 0, err);
+    seqlm_vocab_free(all);
+    if (!v) return NULL;
+    const char **labels = malloc(data->n_labels * sizeof *labels);
+    if (!labels) {
+        seqlm_vocab_free(v);
+        seqlm_error_set(err, SEQLM_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    memcpy(labels, data->labels, data->n_labels * sizeof *labels);
+    qsort(labels, data->n_labels, sizeof *labels, cmp_str);
+    seqlm_classifier *m = seqlm_classifier_create(cfg, v, labels, data->n_labels, err);
+    free(labels);
+    return m;
+}
+
+seqlm_status seqlm_classify_encode(const seqlm_classifier *m, const seqlm_classify_data *data,
+                                   int allow_unknown_labels, seqlm_classify_encoded *out,
+                                   seqlm_error *err) {
+    memset(out, 0, sizeof *out);
+    /* the data's label indices -> the model's classes */
+    int32_t *map = malloc((data->n_labels + 1) * sizeof *map);
+    size_t cap = 1024, used = 0;
+    out->n = data->n;
+    out->ids = malloc(cap * sizeof *out->ids);
+    out->start = malloc((data->n + 1) * sizeof *out->start);
+    out->label = malloc((data->n + 1) * sizeof *out->label);
+    seqlm_tokens tok = {0};
+    char *scratch = NULL;
+    size_t scap = 0;
+    seqlm_status st = SEQLM_OK;
+    if (!map || !out->ids || !out->start || !out->label) goto nomem;
+    for (size_t k = 0; k < data->n_labels; k++)
+        map[k] = seqlm_classifier_label_index(m, data->labels[k]);
+    for (size_t i = 0; i < data->n; i++) {
+        int32_t lab = data->label[i] >= 0 ? map[data->label[i]] : -1;
+        if (data->label[i] >= 0 && lab < 0 && !allow_unknown_labels) {
+            char known[256] = "";
+            size_t kl = 0;
+            for (int c = 0; c < m->C && kl + 1 < sizeof known; c++)
+                kl += (size_t)snprintf(known + kl, sizeof known - kl, "%s'%s'", c ? ", " : "",
+                                       m->labels[c]);
+            st = seqlm_error_set(err, SEQLM_ERR_DATA,
+                                 "%s: line %" PRIu64 ": label '%s' is not one the model knows (%s)",
+                                 data->files[data->file[i]], data->line[i],
+                                 data->labels[data->label[i]], known);
+            goto done;
+        }
+        out->label[i] = lab;
+        int n = classify_tokenize(&m->cfg, data->text[i], &tok, &scratch, &scap);
+        if (n < 0) goto nomem;
+        size_t need = used + (size_t)(n ? n : 1);
+        if (need > cap) {
+            while (need > cap) cap *= 2;
+            int32_t *p = realloc(out->ids, cap * sizeof *p);
+            if (!p) goto nomem;
+            out->ids = p;
+        }
+        out->start[i] = used;
+        for (int k = 0; k < n; k++)
+            out->ids[used++] = (int32_t)seqlm_vocab_lookup(m->vocab, seqlm_token(&tok, k));
+        if (n == 0) out->ids[used++] = (int32_t)SEQLM_UNK; /* an empty text is one <unk> */
+        if ((int)(used - out->start[i]) > out->max_len) out->max_len = (int)(used - out->start[i]);
+    }
+    out->start[data->n] = used;
+    goto done;
+nomem:
+    st = seqlm_error_set(err, SEQLM_ERR_NOMEM, "out of memory encoding the texts");
+done:
+    free(map);
+    seqlm_tokens_free(&tok);
+    free(scratch);
+    if (st != SEQLM_OK) seqlm_classify_encoded_free(out);
+    return st;
+}
+
+void seqlm_classify_encoded_free(seqlm_classify_encoded *e) {
+    free(e->ids);
+    free(e->start);
+    free(e->label);
+    memset(e, 0, sizeof *e);
+}
+
+/* ---- pooling over time ---------------------------------------------------------------------- */
+
+void seqlm_pool_forward(seqlm_pool kind, const float *y, int T, int B, int D, int H,
+                        const int32_t *lengths, float *out, int32_t *arg) {
+    const int F = D * H;
+    for (int b = 0; b < B; b++) {
+        int len = lengths[b];
+        SEQLM_ASSERT(len >= 1 && len <= T);
+        float *o = out + (size_t)b * F;
+        if (kind == SEQLM_POOL_LAST) {
+            /* forward direction: after the last real step; backward: after t = 0 */
+            memcpy(o, y + ((size_t)(len - 1) * B + b) * F, (size_t)H * sizeof *o);
+            if (D == 2) memcpy(o + H, y + (size_t)b * F + H, (size_t)H * sizeof *o);
+        } else if (kind == SEQLM_POOL_MEAN) {
+            for (int j = 0; j < F; j++) {
+                double s = 0;
+                for (int t = 0; t < len; t++) s += y[((size_t)t * B + b) * F + j];
+                o[j] = (float)(s / len);
+            }
+        } else {
+            int32_t *a = arg + (size_t)b * F;
+            memcpy(o, y + (size_t)b * F, (size_t)F * sizeof *o);
+            for (int j = 0; j < F; j++) a[j] = 0;
+            for (int t = 1; t < len; t++) {
+                const float *yt = y + ((size_t)t * B + b) * F;
+                for (int j = 0; j < F; j++)
+                    if (yt[j] > o[j]) {
+                        o[j] = yt[j];
+                        a[j] = t;
+                    }
+            }
+        }
+    }
+}
+
+void seqlm_pool_backward(seqlm_pool kind, const float *dout, int T, int B, int D, int H,
+                         const int32_t *lengths, const int32_t *arg, float *dy) {
+    const int F = D * H;
+    (void)T;
+    for (int b = 0; b < B; b++) {
+        int len = lengths[b];
+        const float *g = dout + (size_t)b * F;
+        if (kind == SEQLM_POOL_LAST) {
+            float *d0 = dy + ((size_t)(len - 1) * B + b) * F;
+            for (int j = 0; j < H; j++) d0[j] += g[j];
+            if (D == 2) {
+                float *d1 = dy + (size_t)b * F + H;
+                for (int j = 0; j < H; j++) d1[j] += g[H + j];
+            }
+        } else if (kind == SEQLM_POOL_MEAN) {
+            float inv = 1.0f / (float)len;
+            for (int t = 0; t < len; t++) {
+                float *dt = dy + ((size_t)t * B + b) * F;
+                for (int j = 0; j < F; j++) dt[j] += g[j] * inv;
+            }
+        } else {
+            const int32_t *a = arg + (size_t)b * F;
+            for (int j = 0; j < F; j++) dy[((size_t)a[j] * B + b) * F + j] += g[j];
+        }
+    }
+}
+
+/* ---- the workspace and one batch ----------------------------------------------------------- */
+
+seqlm_classify_work *seqlm_classify_work_create(seqlm_classifier *m, int T_max, int B_max,
+                                                seqlm_error *err) {
+    seqlm_classify_work *w = calloc(1, sizeof *w);
+    if (!w || T_max < 1 || B_max < 1) {
+        free(w);
+        seqlm_error_set(err, T_max < 1 || B_max < 1 ? SEQLM_ERR_ARG : SEQLM_ERR_NOMEM,
+                        "cannot make a classifier workspace for %d x %d", T_max, B_max);
+        return NULL;
+    }
+    size_t TB = (size_t)T_max * B_max;
+    w->m = m;
+    w->T_max = T_max;
+    w->B_max = B_max;
+    w->cache = seqlm_stack_cache_create(&m->rnn, T_max, B_max);
+    w->ids = malloc(TB * sizeof *w->ids);
+    w->x = malloc(TB * m->I * sizeof *w->x);
+    w->x_mask = malloc(TB * m->I);
+    w->dx = malloc(TB * m->I * sizeof *w->dx);
+    w->emb = m->cfg.extra ? malloc(TB * m->cfg.embedding * sizeof *w->emb) : NULL;
+    w->y = malloc(TB * m->F * sizeof *w->y);
+    w->dy = malloc(TB * m->F * sizeof *w->dy);
+    w->pooled = malloc((size_t)B_max * m->F * sizeof *w->pooled);
+    w->dpooled = malloc((size_t)B_max * m->F * sizeof *w->dpooled);
+    w->pool_mask = malloc((size_t)B_max * m->F);
+    w->arg = malloc((size_t)B_max * m->F * sizeof *w->arg);
+    w->logits = malloc((size_t)B_max * m->C * sizeof *w->logits);
+    w->dlogits = malloc((size_t)B_max * m->C * sizeof *w->dlogits);
+    if (!w->cache || !w->ids || !w->x || !w->x_mask || !w->dx || (m->cfg.extra && !w->emb) ||
+        !w->y || !w->dy || !w->pooled || !w->dpooled || !w->pool_mask || !w->arg || !w->logits ||
+        !w->dlogits) {
+        seqlm_classify_work_free(w);
+        seqlm_error_set(err, SEQLM_ERR_NOMEM, "out of memory for a batch of %d x %d tokens", B_max,
+                        T_max);
+        return NULL;
+    }
+    return w;
+}
+
+void seqlm_classify_work_free(seqlm_classify_work *w) {
+    if (!w) return;
+    seqlm_stack_cache_free(w->cache);
+    free(w->ids);
+    free(w->x);
+    free(w->x_mask);
+    free(w->dx);
+    free(w->emb);
+    free(w->y);
+    free(w->dy);
+    free(w->pooled);
+    free(w->dpooled);
+    free(w->pool_mask);
+    free(w->arg);
+    free(w->logits);
+    free(w->dlogits);
+    free(w);
+}
+
+/* The one place the encoder's per-token input is built: x (T, B, I) = [embedding | extra], where
+ * extra (T, B, X) are features from elsewhere (contextual embeddings) when the config has X > 0.
+ * Padded positions look up <unk> (id 0); the recurrent layers never read them. */
+static void encoder_input(seqlm_classifier *m, seqlm_classify_work *w, const int32_t *ids,
+                          const int32_t *lengths, const float *extra, int T, int B) {
+    const int E = m->cfg.embedding, X = m->cfg.extra, I = m->I;
+    const size_t N = (size_t)T * B;
+    for (int t = 0; t < T; t++)
+        for (int b = 0; b < B; b++) {
+            int32_t id = t < lengths[b] ? ids[(size_t)t * B + b] : 0;
+            SEQLM_ASSERT(id >= 0 && id < m->V);
+            w->ids[(size_t)t * B + b] = id;
+        }
+    if (!X) {
+        seqlm_embedding_forward(&m->emb, m->p, w->ids, N, w->x);
+        return;
+    }
+    SEQLM_ASSERT(extra);
+    seqlm_embedding_forward(&m->emb, m->p, w->ids, N, w->emb);
+    for (size_t n = 0; n < N; n++) {
+        memcpy(w->x + n * I, w->emb + n * E, (size_t)E * sizeof(float));
+        memcpy(w->x + n * I + E, extra + n * X, (size_t)X * sizeof(float));
+    }
+}
+
+/* Backward of encoder_input: dx (T, B, I) to the embedding gradient and dextra (T, B, X). */
+static void encoder_input_backward(seqlm_classifier *m, seqlm_classify_work *w, int T, int B,
+                                   float *dextra) {
+    const int E = m->cfg.embedding, X = m->cfg.extra, I = m->I;
+    const size_t N = (size_t)T * B;
+    if (!X) {
+        seqlm_embedding_backward(&m->emb, m->p, w->ids, N, w->dx);
+        return;
+    }
+    for (size_t n = 0; n < N; n++) {
+        memcpy(w->emb + n * E, w->dx + n * I, (size_t)E * sizeof(float));
+        if (dextra)
+            for (int k = 0; k < X; k++) dextra[n * X + k] += w->dx[n * I + E + k];
+    }
+    seqlm_embedding_backward(&m->emb, m->p, w->ids, N, w->emb);
+}
+
+double classify_batch_ex(seqlm_classifier *m, seqlm_classify_work *w, const int32_t *ids,
+                         const float *extra, const int32_t *lengths, int T, int B,
+                         const int32_t *targets, int training, int backward, seqlm_rng *rng,
+                         float *logits, float *dextra) {
+    SEQLM_ASSERT(T >= 1 && B >= 1 && T <= w->T_max && B <= w->B_max);
+    const int I = m->I, F = m->F, C = m->C;
+    const size_t TB = (size_t)T * B;
+    const float rate = training ? m->cfg.dropout : 0.0f;
+    encoder_input(m, w, ids, lengths, extra, T, B);
+    if (rate > 0) seqlm_dropout_forward(w->x, w->x_mask, TB * I, rate, rng);
+    seqlm_rnn_stack_forward(&m->rnn, m->p, w->cache, w->x, T, B, lengths, NULL, NULL, w->y, NULL,
+                            NULL, training, rng);
+    seqlm_pool_forward(m->cfg.pool, w->y, T, B, m->D, m->cfg.hidden, lengths, w->pooled, w->arg);
+    if (rate > 0) seqlm_dropout_forward(w->pooled, w->pool_mask, (size_t)B * F, rate, rng);
+    seqlm_linear_forward(&m->out, m->p, w->pooled, (size_t)B, w->logits);
+    if (logits) memcpy(logits, w->logits, (size_t)B * C * sizeof *logits);
+    if (!targets) return 0.0;
+    double loss = seqlm_softmax_xent(w->logits, targets, (size_t)B, C, -100,
+                                     backward ? w->dlogits : NULL, NULL);
+    if (!backward) return loss;
+    memset(w->dpooled, 0, (size_t)B * F * sizeof *w->dpooled);
+    seqlm_linear_backward(&m->out, m->p, w->pooled, (size_t)B, w->dlogits, w->dpooled);
+    if (rate > 0) seqlm_dropout_backward(w->dpooled, w->pool_mask, (size_t)B * F, rate);
+    memset(w->dy, 0, TB * F * sizeof *w->dy);
+    seqlm_pool_backward(m->cfg.pool, w->dpooled, T, B, m->D, m->cfg.hidden, lengths, w->arg, w->dy);
+    memset(w->dx, 0, TB * I * sizeof *w->dx);
+    seqlm_rnn_stack_backward(&m->rnn, m->p, w->cache, w->dy, NULL, NULL, w->dx, NULL, NULL);
+    if (rate > 0) seqlm_dropout_backward(w->dx, w->x_mask, TB * I, rate);
+    encoder_input_backward(m, w, T, B, dextra);
+    return loss;
+}
+
+double seqlm_classify_batch(seqlm_classifier *m, seqlm_classify_work *w, const int32_t *ids,
+                            const int32_t *lengths, int T, int B, const int32_t *targets,
+                            int training, int backward, seqlm_rng *rng, float *logits) {
+    SEQLM_ASSERT(m->cfg.extra == 0);
+    return classify_batch_ex(m, w, ids, NULL, lengths, T, B, targets, training, backward, rng,
+                             logits, NULL);
+}
+
+/* ---- model files ------------------------------------------------------------------------------
+ */
+
+static char *config_json(const seqlm_classify_config *c) {
+    char buf[512];
+    snprintf(buf, sizeof buf,
+             "{\"arch\": \"%s\", \"layers\": %d, \"hidden\": %d, \"embedding\": %d, "
+             "\"bidirectional\": %s, \"pool\": \"%s\", \"dropout\": %.9g, \"unit\": \"%s\", "
+             "\"lower\": %s, \"extra\": %d}",
+             seqlm_cell_name(c->cell), c->layers, c->hidden, c->embedding,
+             c->bidirectional ? "true" : "false", seqlm_pool_name(c->pool), (double)c->dropout,
+             seqlm_unit_name(c->unit), c->lower ? "true" : "false", c->extra);
+    return strdup(buf);
+}
+
+seqlm_status seqlm_classifier_save(const seqlm_classifier *m, const char *path,
+                                   const seqlm_metadata *extra, seqlm_error *err) {
+    seqlm_metadata meta = {0};
+    if (extra)
+        for (size_t i = 0; i < extra->count; i++)
+            seqlm_metadata_set(&meta, extra->keys[i], extra->values[i]);
+    char *cfg = config_json(&m->cfg), *voc = lm_vocab_text(m->vocab);
+    size_t len = 1;
+    for (int i = 0; i < m->C; i++) len += strlen(m->labels[i]) + 1;
+    char *labels = malloc(len), *q = labels;
+    seqlm_status st;
+    if (!cfg || !voc || !labels) {
+        st = seqlm_error_set(err, SEQLM_ERR_NOMEM, "%s: out of memory", path);
+        goto done;
+    }
+    for (int i = 0; i < m->C; i++) q += sprintf(q, "%s\n", m->labels[i]);
+    *q = '\0';
+    seqlm_metadata_set(&meta, "seqlm.kind", "classifier");
+    seqlm_metadata_set(&meta, "seqlm.classify.config", cfg);
+    seqlm_metadata_set(&meta, "seqlm.vocab", voc);
+    seqlm_metadata_set(&meta, "seqlm.labels", labels);
+    st = seqlm_safetensors_write(path, m->p, &meta, err);
+done:
+    free(cfg);
+    free(voc);
+    free(labels);
+    seqlm_metadata_free(&meta);
+    return st;
+}
+
+static int json_int(const cJSON *o, const char *key, int *out) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (!v) return 0;
+    if (!cJSON_IsNumber(v) || v->valuedouble != (double)(int)v->valuedouble) return -1;
+    *out = (int)v->valuedouble;
+    return 0;
+}
+
+static int json_bool(const cJSON *o, const char *key, int *out) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (!v) return 0;
+    if (!cJSON_IsBool(v)) return -1;
+    *out = cJSON_IsTrue(v);
+    return 0;
+}
+
+static seqlm_status parse_config(const char *path, const char *text, seqlm_classify_config *c,
+                                 seqlm_error *err) {
+    *c = seqlm_classify_default_config();
+    cJSON *j = cJSON_Parse(text);
+    seqlm_status st = SEQLM_OK;
+    const cJSON *v;
+    if (!cJSON_IsObject(j)) {
+        st = seqlm_error_set(err, SEQLM_ERR_FORMAT,
+                             "%s: garbled seqlm.classify.config (not a JSON object)", path);
+        goto done;
+    }
+    v = cJSON_GetObjectItemCaseSensitive(j, "arch");
+    if (!cJSON_IsString(v) || seqlm_cell_parse(v->valuestring, &c->cell)) {
+        st = seqlm_error_set(err, SEQLM_ERR_FORMAT,
+                             "%s: seqlm.classify.config: \"arch\" missing or unknown", path);
+        goto done;
+    }
+    v = cJSON_GetObjectItemCaseSensitive(j, "pool");
+    if (v && (!cJSON_IsString(v) || seqlm_pool_parse(v->valuestring, &c->pool))) {
+        st = seqlm_error_set(err, SEQLM_ERR_FORMAT,
+                             "%s: seqlm.classify.config: \"pool\" must be last, mean or max", path);
+        goto done;
+    }
+    v = cJSON_GetObjectItemCaseSensitive(j, "unit");
+    if (v && (!cJSON_IsString(v) || seqlm_unit_parse(v->valuestring, &c->unit))) {
+        st = seqlm_error_set(err, SEQLM_ERR_FORMAT,
+                             "%s: seqlm.classify.config: \"unit\" must be word or char", path);
+        goto done;
+    }
+    v = cJSON_GetObjectItemCaseSensitive(j, "dropout");
+    if (v) {
+        if (!cJSON_IsNumber(v)) {
+            st = seqlm_error_set(err, SEQLM_ERR_FORMAT,
+                                 "%s: seqlm.classify.config: \"dropout\" must be a number", path);
+            goto done;
+        }
+        c->dropout = (float)v->valuedouble;
+    }
+    if (json_int(j, "layers", &c->layers) || json_int(j, "hidden", &c->hidden) ||
+        json_int(j, "embedding", &c->embedding) || json_int(j, "extra", &c->extra) ||
+        json_bool(j, "bidirectional", &c->bidirectional) || json_bool(j, "lower", &c->lower)) {
+        st = seqlm_error_set(err, SEQLM_ERR_FORMAT,
+                             "%s: seqlm.classify.config: a field has the wrong type", path);
+        goto done;
+    }
+done:
+    cJSON_Delete(j);
+    return st;
+}
+
+seqlm_classifier *seqlm_classifier_load(const char *path, seqlm_metadata *meta, seqlm_error *err) {
+    seqlm_metadata md = {0};
+    seqlm_classifier *m = NULL;
+    char **labels = NULL;
+    size_t n_labels = 0;
+    seqlm_params *file = seqlm_safetensors_read(path, &md, err);
+    if (!file) goto done;
+    seqlm_params_free(file);
+    const char *kind = seqlm_metadata_get(&md, "seqlm.kind");
+    const char *cfg_text = seqlm_metadata_get(&md, "seqlm.classify.config");
+    const char *voc_text = seqlm_metadata_get(&md, "seqlm.vocab");
+    const char *lab_text = seqlm_metadata_get(&md, "seqlm.labels");
+    if (!kind || strcmp(kind, "classifier") != 0 || !cfg_text) {
+        if (kind && strcmp(kind, "classifier") != 0)
+            seqlm_error_set(err, SEQLM_ERR_FORMAT,
+                            "%s: not a classifier but a seqlm model of kind '%s'", path, kind);
+        else if (seqlm_metadata_get(&md, "seqlm.config"))
+            seqlm_error_set(err, SEQLM_ERR_FORMAT,
+                            "%s: not a classifier but a seqlm language model (seqlm train "
+                            "wrote it; use seqlm eval)",
+                            path);
+        else
+            seqlm_error_set(err, SEQLM_ERR_FORMAT,
+                            "%s: not a seqlm classifier (a safetensors file without "
+                            "seqlm.kind = classifier in its metadata)",
+                            path);
+        goto done;
+    }
+    if (!voc_text || !lab_text) {
+        seqlm_error_set(err, SEQLM_ERR_FORMAT, "%s: incomplete classifier (no %s in its metadata)",
+                        path, voc_text ? "seqlm.labels" : "seqlm.vocab");
+        goto done;
+    }
+    seqlm_classify_config cfg;
+    if (parse_config(path, cfg_text, &cfg, err) != SEQLM_OK) goto done;
+    for (const char *p = lab_text; *p;) {
+        const char *nl = strchr(p, '\n');
+        size_t l = nl ? (size_t)(nl - p) : strlen(p);
+        char **q = realloc(labels, (n_labels + 1) * sizeof *q);
+        if (!q || !(q[n_labels] = strndup(p, l))) {
+            if (q) labels = q;
+            seqlm_error_set(err, SEQLM_ERR_NOMEM, "%s: out of memory", path);
+            goto done;
+        }
+        labels = q;
+        n_labels++;
+        p += l + (nl ? 1 : 0);
+    }
+    seqlm_vocab *v = lm_parse_vocab(path, voc_text, err);
+    if (!v) goto done;
+    m = seqlm_classifier_create(&cfg, v, (const char *const *)labels, n_labels, err);
+    if (!m) {
+        seqlm_error_prefix(err, "%s", path);
+        goto done;
+    }
+    seqlm_metadata tmp = {0};
+    if (seqlm_safetensors_load_into(path, m->p, meta ? meta : &tmp, err) != SEQLM_OK) {
+        seqlm_classifier_free(m);
+        m = NULL;
+    }
+    seqlm_metadata_free(&tmp);
+done:
+    for (size_t i = 0; i < n_labels; i++) free(labels[i]);
+    free(labels);
+    seqlm_metadata_free(&md);
+    return m;
+}

@@ -1,0 +1,156 @@
+#!/usr/bin/env bash
+# cli_classify.sh - `seqlm classify` end to end: train, eval, predict and cv on the tiny
+# tests/data/classify_tiny.tsv (30 LABEL<TAB>TEXT lines, 3 labels), byte-identical output for a
+# fixed seed across two runs, CP1252 input with --encoding, NSMC input with --split-by-id, and
+# every bad input the issue lists: an error is one "seqlm: error:" line naming file:line, exit
+# status 1 for bad input and 2 for bad usage, and no output file left behind.
+#
+# usage: bash tests/cli_classify.sh /abs/path/to/seqlm [shared-data-dir]
+set -u
+
+. "$(dirname "$0")/clilib.sh" || exit 1
+cli_require python3 cmp
+TINY=$(cd "$(dirname "$0")" && pwd)/data/classify_tiny.tsv
+cli_tmpdir cli-classify
+
+# expect_error NAME WANT_RC NEEDLE... : the last command failed with WANT_RC and one error line
+# mentioning every needle.
+expect_error() {
+    local name=$1 want=$2
+    shift 2
+    local msg problems=""
+    msg=$(grep '^seqlm: error: ' "$T/stderr")
+    [ "$rc" -eq "$want" ] || problems="exit status $rc, expected $want"
+    [ "$(grep -c '^seqlm: error: ' "$T/stderr")" -eq 1 ] || problems="$problems; not one error line"
+    for needle in "$@"; do
+        case $msg in *"$needle"*) ;; *) problems="$problems; no '$needle' in: $msg" ;; esac
+    done
+    if [ -z "$problems" ]; then pass "$name"; else fail "$name" "$problems"; fi
+}
+
+TRAIN=(--epochs 4 --hidden 8 --embedding 8 --batch 4 --min-count 1 --threads 1 --seed 3 -q)
+
+# --- train, eval, predict, reproducibly -----------------------------------------------------
+run "$SEQLM" classify train "${TRAIN[@]}" --heldout 0.2 --log log.jsonl -o m1.safetensors "$TINY"
+check "train writes a model" "$( [ "$rc" -eq 0 ] && [ -s m1.safetensors ]; echo $?)"
+run "$SEQLM" classify train "${TRAIN[@]}" --heldout 0.2 -o m2.safetensors "$TINY"
+check_cmd "same seed and threads: the same model file, byte for byte" cmp -s m1.safetensors m2.safetensors
+check "the log holds JSON lines with an end event" \
+    "$(python3 -c 'import json,sys; e=[json.loads(l)["event"] for l in open(sys.argv[1])]; sys.exit(0 if e[0]=="start" and e[-1]=="end" and "epoch" in e else 1)' log.jsonl; echo $?)"
+runq eval1.txt "$SEQLM" classify eval -m m1.safetensors "$TINY"
+check "eval succeeds" "$rc"
+runq eval2.txt "$SEQLM" classify eval -m m2.safetensors "$TINY"
+check_cmd "eval output is byte-identical across runs" cmp -s eval1.txt eval2.txt
+check "eval prints accuracy, macro-F1, per-label rows and the confusion matrix" \
+    "$(grep -q '^accuracy ' eval1.txt && grep -q '^macro-F1 ' eval1.txt && grep -q '^neu ' eval1.txt && grep -q 'confusion matrix' eval1.txt; echo $?)"
+runq eval.json "$SEQLM" classify eval --json -m m1.safetensors "$TINY"
+check "eval --json: the same accuracy, labels in class order, a 3x3 confusion" \
+    "$(python3 -c '
+import json,sys
+j=json.load(open(sys.argv[1]))
+acc=[l.split()[1] for l in open(sys.argv[2]) if l.startswith("accuracy")][0]
+ok = j["labels"]==["neg","neu","pos"] and len(j["confusion"])==3 and "%.4f"%j["accuracy"]==acc and sum(map(sum,j["confusion"]))==30
+sys.exit(0 if ok else 1)' eval.json eval1.txt; echo $?)"
+cut -f2 "$TINY" >texts.txt
+runq pred1.txt "$SEQLM" classify predict -m m1.safetensors texts.txt
+check "predict succeeds" "$rc"
+runq pred2.txt "$SEQLM" classify predict -m m2.safetensors <texts.txt
+check_cmd "predict from stdin gives the same, byte for byte" cmp -s pred1.txt pred2.txt
+check "predict: one line per text, label and 3 probabilities summing to 1" \
+    "$(python3 -c '
+import sys
+rows=[l.rstrip("\n").split("\t") for l in open(sys.argv[1])]
+ok = len(rows)==30 and all(len(r)==4 and r[0] in ("neg","neu","pos") and abs(sum(map(float,r[1:]))-1)<1e-4 for r in rows)
+sys.exit(0 if ok else 1)' pred1.txt; echo $?)"
+runq predh.txt "$SEQLM" classify predict --header -m m1.safetensors --format tsv "$TINY"
+check "predict --header names the columns; --format tsv drops the labels" \
+    "$(head -1 predh.txt | grep -q $'^label\tneg\tneu\tpos$' && tail -n +2 predh.txt | cmp -s - pred1.txt; echo $?)"
+
+# --- the formats: rt-polarity's (label files, CP1252) and NSMC's ----------------------------
+printf 'caf\xe9 good\nfun \x93film\x94\n' >pos.txt
+printf 'bad caf\xe9\ndull \x85\n' >neg.txt
+run "$SEQLM" classify train "${TRAIN[@]}" --encoding CP1252 --label-file pos=pos.txt \
+    --label-file neg=neg.txt -o rt.safetensors
+check "train on CP1252 label files" "$rc"
+run "$SEQLM" classify train "${TRAIN[@]}" --label-file pos=pos.txt --label-file neg=neg.txt \
+    -o bad.safetensors
+expect_error "CP1252 read as UTF-8: invalid UTF-8 naming file, line, byte and --encoding" 1 \
+    "pos.txt: line 1, byte 3: invalid UTF-8" "--encoding"
+check "no model left after a failure" "$( [ ! -e bad.safetensors ] && ! ls bad.safetensors.tmp.* >/dev/null 2>&1; echo $?)"
+printf 'ok\nab\x81z\n' >undef.txt
+run "$SEQLM" classify train "${TRAIN[@]}" --encoding CP1252 --label-file pos=undef.txt \
+    --label-file neg=neg.txt -o bad.safetensors
+expect_error "a byte undefined in CP1252: file, line and byte" 1 "undef.txt: line 2, byte 5"
+run "$SEQLM" classify train "${TRAIN[@]}" --encoding NO-SUCH-CODE -o bad.safetensors "$TINY"
+expect_error "unknown --encoding is a usage error" 2 "unknown encoding 'NO-SUCH-CODE'"
+run "$SEQLM" classify train "${TRAIN[@]}" --encoding UTF-16 -o bad.safetensors "$TINY"
+expect_error "UTF-16 is refused (not ASCII-compatible)" 2 "not ASCII-compatible"
+{
+    printf 'id\tdocument\tlabel\n'
+    i=0
+    while IFS=$'\t' read -r lab text; do
+        i=$((i + 1))
+        case $lab in pos) l=1 ;; neg) l=0 ;; *) continue ;; esac
+        printf '%d\t%s\t%s\n' "$i" "$text" "$l"
+    done <"$TINY"
+    printf '99\t\t1\n'
+} >nsmc.txt
+run "$SEQLM" classify train "${TRAIN[@]}" --split-by-id 5 -o n.safetensors nsmc.txt
+expect_error "NSMC with an empty document: an error naming the line" 1 "nsmc.txt: line 22: empty text" "--allow-empty"
+run "$SEQLM" classify train "${TRAIN[@]}" --split-by-id 5 --allow-empty --unit char -o n.safetensors nsmc.txt
+check "NSMC, char unit, --split-by-id 5 --allow-empty: trains" "$rc"
+runq neval.json "$SEQLM" classify eval --json --split-by-id 5 --allow-empty -m n.safetensors nsmc.txt
+want=$(awk -F'\t' 'NR > 1 && $1 % 5 == 0' nsmc.txt | wc -l)
+check "NSMC eval with --split-by-id reads only the ids % 5 == 0 ($want)" \
+    "$(python3 -c 'import json,sys; sys.exit(0 if json.load(open(sys.argv[1]))["sentences"]==int(sys.argv[2]) else 1)' neval.json "$want"; echo $?)"
+run "$SEQLM" classify eval --split-by-id 5 -m m1.safetensors "$TINY"
+expect_error "--split-by-id on input without ids" 1 "needs NSMC input"
+
+# --- cross-validation ------------------------------------------------------------------------
+runq cv.txt "$SEQLM" classify cv "${TRAIN[@]}" --folds 3 --fold-limit 2 "$TINY"
+check "cv: two folds of three and a mean" \
+    "$( [ "$rc" -eq 0 ] && grep -c '^fold [12]/3: accuracy' cv.txt | grep -q 2 && grep -q '^mean accuracy .* over 2 of 3 folds' cv.txt; echo $?)"
+runq cv2.txt "$SEQLM" classify cv "${TRAIN[@]}" --folds 3 --fold-limit 2 "$TINY"
+check "cv accuracies are reproducible" \
+    "$(diff <(sed 's/;.*//' cv.txt) <(sed 's/;.*//' cv2.txt) >/dev/null; echo $?)"
+
+# --- bad input -------------------------------------------------------------------------------
+printf 'pos\tgood\nno tab here\n' >notab.tsv
+run "$SEQLM" classify train "${TRAIN[@]}" -o bad.safetensors notab.tsv
+expect_error "missing tab" 1 "notab.tsv: line 2: expected LABEL<TAB>TEXT"
+printf 'pos\tgood\nneg\t \n' >empty.tsv
+run "$SEQLM" classify train "${TRAIN[@]}" -o bad.safetensors empty.tsv
+expect_error "empty text" 1 "empty.tsv: line 2: empty text"
+printf 'pos\tgood\nmeh\tso so\n' >unk.tsv
+run "$SEQLM" classify eval -m m1.safetensors unk.tsv
+expect_error "a label unknown at eval time" 1 "unk.tsv: line 2: label 'meh' is not one the model knows"
+printf 'pos\tgood\n' >one.tsv
+run "$SEQLM" classify train "${TRAIN[@]}" -o bad.safetensors one.tsv
+expect_error "one label only" 1 "at least 2 labels"
+head -c 3000 "$TINY" | cut -f2 >lm.txt
+run "$SEQLM" train --train lm.txt --layers 1 --hidden 8 --embedding 8 --epochs 1 --checkpoint none -q -o lm.safetensors
+check "a language model to misuse" "$rc"
+run "$SEQLM" classify eval -m lm.safetensors "$TINY"
+expect_error "eval on a language model" 1 "not a classifier but a seqlm language model"
+run "$SEQLM" classify predict -m "$TINY" texts.txt
+expect_error "predict on a text file" 1 "not a seqlm classifier"
+run "$SEQLM" eval -m m1.safetensors texts.txt
+check "seqlm eval refuses a classifier" $(( rc == 0 ))
+run "$SEQLM" classify eval -m missing.safetensors "$TINY"
+expect_error "missing model" 1 "missing.safetensors"
+run "$SEQLM" classify predict -m m1.safetensors --hidden 5 texts.txt
+expect_error "model options with predict" 2 "--hidden is for train and cv"
+run "$SEQLM" classify fit "$TINY"
+expect_error "unknown subcommand" 2 "unknown subcommand 'fit'"
+run "$SEQLM" classify train "$TINY"
+expect_error "train without -o" 2 "missing -o MODEL"
+run "$SEQLM" classify train --label-file pos -o x.safetensors
+expect_error "--label-file without =" 2 "LABEL=FILE"
+run "$SEQLM" classify train --pool median -o x.safetensors "$TINY"
+expect_error "unknown pool" 2 "unknown --pool 'median'"
+run "$SEQLM" classify train "${TRAIN[@]}" -o nodir/x.safetensors "$TINY"
+check "an unwritable output fails early" $(( rc != 1 ))
+run "$SEQLM" classify --help
+check "classify --help" "$(grep -q 'LABEL<TAB>TEXT' "$T/stdout"; echo $?)"
+
+cli_finish
