@@ -17,6 +17,7 @@
 #ifndef SEQLM_SEQLM_H
 #define SEQLM_SEQLM_H
 
+#include "seqlm/diag.h"
 #include "seqlm/error.h"
 #include "seqlm/kernels.h"
 #include "seqlm/lm.h"
