@@ -39,6 +39,8 @@ static int has_event(const char *line, const char *name) {
     return strstr(line, pat) != NULL;
 }
 
+/* ---- gnuplot, shared with cmd_gradflow.c (cli.h) -------------------------------------------- */
+
 /* 1 if an executable named prog is on PATH. */
 static int on_path(const char *prog) {
     const char *path = getenv("PATH");
@@ -58,16 +60,18 @@ static int run_quiet(const char *cmd) {
     return rc != -1 && WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
 }
 
-/* A temporary file for gnuplot's input; its path in buf. */
-static FILE *temp_file(char *buf, size_t cap, const char *suffix) {
+int cli_plot_available(void) {
+    return on_path("gnuplot");
+}
+
+FILE *cli_plot_temp(char *buf, size_t cap, const char *suffix) {
     const char *dir = getenv("TMPDIR");
     snprintf(buf, cap, "%s/seqlm-plot-XXXXXX%s", dir && *dir ? dir : "/tmp", suffix);
     int fd = mkstemps(buf, (int)strlen(suffix));
     return fd < 0 ? NULL : fdopen(fd, "w");
 }
 
-/* Single quotes for gnuplot strings: a quote inside is doubled. */
-static void put_quoted(FILE *f, const char *s) {
+void cli_plot_quote(FILE *f, const char *s) {
     fputc('\'', f);
     for (; *s; s++) {
         if (*s == '\'') fputc('\'', f);
@@ -75,6 +79,25 @@ static void put_quoted(FILE *f, const char *s) {
     }
     fputc('\'', f);
 }
+
+const char *cli_plot_terminal(int svg, char *buf, size_t cap, int width, int height) {
+    if (svg)
+        snprintf(buf, cap, "svg size %d,%d dynamic", width, height);
+    else
+        snprintf(buf, cap, "%s size %d,%d",
+                 run_quiet("gnuplot -e 'set terminal pngcairo' >/dev/null 2>&1") == 0 ? "pngcairo"
+                                                                                      : "png",
+                 width, height);
+    return buf;
+}
+
+int cli_plot_run(const char *script_path) {
+    char command[8400];
+    snprintf(command, sizeof command, "gnuplot '%s' 2>&1", script_path);
+    return run_quiet(command);
+}
+
+/* ---- seqlm plot ------------------------------------------------------------------------------ */
 
 int cmd_plot(int argc, char **argv) {
     static const struct option opts[] = {
@@ -106,14 +129,14 @@ int cmd_plot(int argc, char **argv) {
     int svg = strlen(out) > 4 && strcmp(out + strlen(out) - 4, ".svg") == 0;
     int png = strlen(out) > 4 && strcmp(out + strlen(out) - 4, ".png") == 0;
     if (!svg && !png) return cli_usage(cmd, "-o must name a .png or .svg file, not '%s'", out);
-    if (!on_path("gnuplot"))
+    if (!cli_plot_available())
         return cli_fail("seqlm plot needs gnuplot, which is not installed (Debian: apt-get "
                         "install gnuplot-nox)");
 
     FILE *in = fopen(log, "r");
     if (!in) return cli_fail("%s: cannot open: %s", log, strerror(errno));
     char data_path[4096], script_path[4096];
-    FILE *data = temp_file(data_path, sizeof data_path, ".dat");
+    FILE *data = cli_plot_temp(data_path, sizeof data_path, ".dat");
     if (!data) {
         fclose(in);
         return cli_fail("cannot create a temporary file: %s", strerror(errno));
@@ -159,7 +182,7 @@ int cmd_plot(int argc, char **argv) {
                         log, lineno, bad ? ", not JSON" : "");
     }
 
-    FILE *sc = temp_file(script_path, sizeof script_path, ".gp");
+    FILE *sc = cli_plot_temp(script_path, sizeof script_path, ".gp");
     if (!sc) {
         remove(data_path);
         return cli_fail("cannot create a temporary file: %s", strerror(errno));
@@ -169,27 +192,27 @@ int cmd_plot(int argc, char **argv) {
                            ? "pngcairo size 900,700"
                            : "png size 900,700";
     fprintf(sc, "set terminal %s\nset output ", term);
-    put_quoted(sc, out);
+    cli_plot_quote(sc, out);
     fprintf(sc, "\nset datafile missing 'nan'\nset key top right\nset grid\n"
                 "set multiplot layout 2,1 title ");
-    put_quoted(sc, log);
+    cli_plot_quote(sc, log);
     fprintf(sc, " noenhanced\nset xlabel 'updates'\nset ylabel 'loss (nats per token)'\n");
     const char *d = data_path;
     fprintf(sc, "plot ");
-    put_quoted(sc, d);
+    cli_plot_quote(sc, d);
     fprintf(sc, " index 0 using 1:2 with lines lc rgb '#9ecae1' title 'train (interval)', ");
-    put_quoted(sc, d);
+    cli_plot_quote(sc, d);
     fprintf(sc,
             " index 1 using 1:2 with linespoints lc rgb '#3182bd' pt 7 title 'train (epoch)', ");
-    put_quoted(sc, d);
+    cli_plot_quote(sc, d);
     fprintf(sc, " index 1 using 1:4 with linespoints lc rgb '#e6550d' pt 5 title 'valid'\n");
     fprintf(sc, "set logscale y\nset ylabel 'perplexity'\nplot ");
-    put_quoted(sc, d);
+    cli_plot_quote(sc, d);
     fprintf(sc, " index 0 using 1:3 with lines lc rgb '#9ecae1' title 'train (interval)', ");
-    put_quoted(sc, d);
+    cli_plot_quote(sc, d);
     fprintf(sc,
             " index 1 using 1:3 with linespoints lc rgb '#3182bd' pt 7 title 'train (epoch)', ");
-    put_quoted(sc, d);
+    cli_plot_quote(sc, d);
     fprintf(sc, " index 1 using 1:5 with linespoints lc rgb '#e6550d' pt 5 title 'valid'\n");
     fprintf(sc, "unset multiplot\nset output\n");
     if (fclose(sc) != 0) {
