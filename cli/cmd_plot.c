@@ -280,9 +280,11 @@ int cmd_plot(int argc, char **argv) {
                     1 + i / 8); /* gnuplot cycles 8 colours: dashes tell the rest apart */
             cli_plot_quote(sc, ratio_keys[i]);
         }
-        if (!n_ratio) fprintf(sc, "NaN notitle");
-        fprintf(sc, "\nunset logscale y\nset yrange [0:*]\nset ylabel 'gate saturation "
-                    "(share flat)'\nplot ");
+        if (!n_ratio) fprintf(sc, "1 notitle");
+        fprintf(sc, "\nunset logscale y\nset yrange [0:%s]\n", n_sat ? "*" : "1");
+        if (!n_sat) /* the window model: an empty panel that says so */
+            fprintf(sc, "set label 1 'no gates (window model)' at graph 0.5,0.5 center\n");
+        fprintf(sc, "set ylabel 'gate saturation (share flat)'\nplot ");
         for (int i = 0; i < n_sat; i++) {
             if (i) fprintf(sc, ", ");
             cli_plot_quote(sc, d);
@@ -290,7 +292,7 @@ int cmd_plot(int argc, char **argv) {
                     1 + i % 8, 1 + i / 8);
             cli_plot_quote(sc, sat_keys[i]);
         }
-        if (!n_sat) fprintf(sc, "NaN title 'no gates (window model)'");
+        if (!n_sat) fprintf(sc, "-1 notitle");
         fputc('\n', sc);
     }
     fprintf(sc, "unset multiplot\nset output\n");

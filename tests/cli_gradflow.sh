@@ -152,6 +152,21 @@ if command -v gnuplot >/dev/null 2>&1; then
     check_cmd "seqlm plot: a --diag log draws its diagnostics" \
         test "$rc" -eq 0 -a -s diag.png -a -n "$(grep diagnostics "$T/stderr")"
 fi
+# the window model has no gates: an empty saturation object, and a plot that says so
+"$SEQLM" train --train text.txt -o wd.safetensors --arch window --hidden 8 --embedding 4 \
+    --batch 4 --bptt 5 --max-steps 5 --threads 1 --checkpoint none --diag --log wd.jsonl \
+    --log-interval 0.000001 -q 2>err.txt
+check_cmd "--diag on a window model: no gates, every tensor's ratio" python3 -c '
+import json
+iv = [json.loads(l) for l in open("wd.jsonl") if "\"interval\"" in l]
+assert iv and all(r["diag"]["saturation"] == {} for r in iv), iv[:1]
+assert set(iv[0]["diag"]["update_ratio"]) == {"embedding.weight", "hidden.weight", "hidden.bias",
+                                              "output.weight", "output.bias"}, iv[0]
+'
+if command -v gnuplot >/dev/null 2>&1; then
+    run "$SEQLM" plot wd.jsonl -o wd.svg
+    check_cmd "seqlm plot: a window model's --diag log" test "$rc" -eq 0 -a -s wd.svg
+fi
 "$SEQLM" train "${TR[@]}" --max-steps 20 -o r.safetensors --checkpoint r.ckpt 2>err.txt
 run "$SEQLM" train --resume r.ckpt --max-steps 40 --diag --log resumed.jsonl \
     --log-interval 0.000001 -q
