@@ -5,8 +5,10 @@
  *   positive states, so the activation is the identity; 1x1 weights): BPTT gives dh(50)/dh(0) =
  *   w^50, 117.39 for w = 1.1 and 0.00515 for w = 0.9, and the trace holds w^(50-t) at every
  *   step; the same through a whole language model and seqlm_gradflow;
- * - the per-step trace (dJ/dh_t, and dJ/dc_t for LSTM) of every cell against central
- *   differences: perturbing the state after step t and running the rest of the sequence again;
+ * - the per-step trace (dJ/dh_t, and dJ/dc_t for LSTM) of every cell, both directions, with a
+ *   padded row, against central differences: perturbing the state after step t and running the
+ *   rest of the sequence again;
+ * - gate saturation counts on gates of known value;
  * - seqlm_gradflow's errors (the window model, a text too short);
  * - the copy task (remember the first of T = 20 symbols): with a fixed seed, an LSTM learns it
  *   and a vanilla tanh RNN of the same size (16 units) stays near chance. */
@@ -138,32 +140,43 @@ typedef struct {
     const seqlm_rnn *l;
     seqlm_params *p;
     seqlm_rnn_cache *sub;
-    int T, B, t, H, I, lstm;
-    const float *x, *R; /* (T, B, I), the projection (T, B, H) */
-    float *h, *c;       /* (B, H): the state after step t, perturbed by gradcheck */
-    const float *o;     /* (B, H): LSTM's output gate at step t */
-    float *ysub, *hc;   /* scratch */
+    int T, B, t, H, I, lstm, rev;
+    const int32_t *lengths; /* (B) of the full run */
+    const float *x, *R;     /* (T, B, I), the projection (T, B, H) */
+    float *h, *c;           /* (B, H): the state after step t, perturbed by gradcheck */
+    const float *o;         /* (B, H): LSTM's output gate at step t */
+    float *ysub, *hc;       /* scratch */
     int wrt_cell;
 } trace_ctx;
 
-/* The part of the loss that depends on the state after step t: R_t . y_t + the later steps'
- * R_s . y_s, run from that state. When the cell c_t is perturbed, h_t = o_t tanh(c_t) follows. */
+/* The part of the loss that depends on the state after step t: R_t . y_t (rows live at t) + the
+ * later steps' R_s . y_s, run from that state: times t+1..T-1, or t-1..0 for the reverse
+ * direction, with the lengths the full run had. When the cell c_t of a live row is perturbed,
+ * h_t = o_t tanh(c_t) follows. */
 static double loss_after(void *vctx) {
     trace_ctx *k = vctx;
-    const size_t BH = (size_t)k->B * k->H;
-    const float *h = k->h;
-    if (k->wrt_cell) {
-        for (size_t i = 0; i < BH; i++) k->hc[i] = k->o[i] * tanhf(k->c[i]);
-        h = k->hc;
-    }
+    const int B = k->B, H = k->H;
+    const size_t BH = (size_t)B * H;
+    memcpy(k->hc, k->h, BH * sizeof *k->hc);
+    for (int b = 0; b < B; b++)
+        if (k->wrt_cell && k->t < k->lengths[b])
+            for (int j = 0; j < H; j++) k->hc[b * H + j] = k->o[b * H + j] * tanhf(k->c[b * H + j]);
     double J = 0;
-    for (size_t i = 0; i < BH; i++) J += (double)k->R[(size_t)k->t * BH + i] * h[i];
-    int n = k->T - 1 - k->t;
+    for (int b = 0; b < B; b++)
+        if (k->t < k->lengths[b])
+            for (int j = 0; j < H; j++)
+                J += (double)k->R[(size_t)k->t * BH + (size_t)b * H + j] * k->hc[b * H + j];
+    int first = k->rev ? 0 : k->t + 1, n = k->rev ? k->t : k->T - 1 - k->t;
     if (n > 0) {
-        seqlm_rnn_forward(k->l, k->p, k->sub, k->x + (size_t)(k->t + 1) * k->B * k->I, n, k->B,
-                          NULL, 0, h, k->lstm ? k->c : NULL, k->ysub, NULL, NULL);
+        int32_t lsub[8];
+        for (int b = 0; b < B; b++) {
+            int32_t v = k->lengths[b] - first;
+            lsub[b] = v < 0 ? 0 : v > n ? n : v;
+        }
+        seqlm_rnn_forward(k->l, k->p, k->sub, k->x + (size_t)first * B * k->I, n, B, lsub, k->rev,
+                          k->hc, k->lstm ? k->c : NULL, k->ysub, NULL, NULL);
         for (size_t i = 0; i < (size_t)n * BH; i++)
-            J += (double)k->R[(size_t)(k->t + 1) * BH + i] * k->ysub[i];
+            J += (double)k->R[(size_t)first * BH + i] * k->ysub[i];
     }
     return J;
 }
@@ -172,60 +185,112 @@ static void test_trace_fd(void **state) {
     (void)state;
     const int T = 5, B = 2, I = 3, H = 4;
     const size_t BH = (size_t)B * H;
+    const int32_t lengths[2] = {5, 3}; /* row 1 is padded from t = 3 on */
     double worst = 0;
+    for (int cell = 0; cell < 4; cell++)
+        for (int rev = 0; rev < 2; rev++) {
+            seqlm_rng rng;
+            seqlm_rng_seed(&rng, 100 + (uint64_t)cell);
+            seqlm_params *p = seqlm_params_create();
+            seqlm_rnn l;
+            assert_int_equal(seqlm_rnn_init(&l, p, "rnn", "l0", (seqlm_cell)cell, I, H), 0);
+            assert_int_equal(seqlm_params_alloc(p, NULL), SEQLM_OK);
+            seqlm_rnn_reset(&l, p, &rng);
+            int lstm = cell == SEQLM_CELL_LSTM;
+            float *x = randn((size_t)T * B * I, 1, &rng), *h0 = randn(BH, 0.5f, &rng);
+            float *c0 = randn(BH, 0.5f, &rng), *R = randn((size_t)T * BH, 1, &rng);
+            float *y = malloc((size_t)T * BH * sizeof *y);
+            float *th = malloc((size_t)T * BH * sizeof *th);
+            float *tc = malloc((size_t)T * BH * sizeof *tc);
+            seqlm_rnn_cache *full = seqlm_rnn_cache_create(&l, T, B);
+            seqlm_rnn_cache *pre = seqlm_rnn_cache_create(&l, T, B);
+            seqlm_rnn_cache *sub = seqlm_rnn_cache_create(&l, T, B);
+            seqlm_rnn_cache_trace(full, th, tc);
+            seqlm_rnn_forward(&l, p, full, x, T, B, lengths, rev, h0, lstm ? c0 : NULL, y, NULL,
+                              NULL);
+            seqlm_rnn_backward(&l, p, full, R, NULL, NULL, NULL, NULL, NULL);
+            float h[8], c[8], o[8], ysub[64], hc[8];
+            for (int t = 0; t < T; t++) {
+                /* the state after step t: a run over steps 0..t (reverse: T-1..t) */
+                int first = rev ? t : 0, n = rev ? T - t : t + 1;
+                int32_t lpre[2];
+                for (int b = 0; b < B; b++) {
+                    int32_t v = lengths[b] - first;
+                    lpre[b] = v < 0 ? 0 : v > n ? n : v;
+                }
+                seqlm_rnn_forward(&l, p, pre, x + (size_t)first * B * I, n, B, lpre, rev, h0,
+                                  lstm ? c0 : NULL, NULL, h, c);
+                if (lstm)
+                    for (int b = 0; b < B; b++)
+                        for (int j = 0; j < H; j++)
+                            o[b * H + j] = full->gates[((size_t)t * B + b) * 4 * H + 3 * H + j];
+                trace_ctx k = {&l,      p, sub, T, B, t, H,    I,  lstm, rev,
+                               lengths, x, R,   h, c, o, ysub, hc, 0};
+                char label[64];
+                snprintf(label, sizeof label, "%s%s dJ/dh_%d", seqlm_cell_name((seqlm_cell)cell),
+                         rev ? " rev" : "", t);
+                worst = fmax(
+                    worst, gradcheck(label, loss_after, &k, h, th + (size_t)t * BH, BH, 1e-3f, 0));
+                if (lstm) {
+                    k.wrt_cell = 1;
+                    snprintf(label, sizeof label, "lstm%s dJ/dc_%d", rev ? " rev" : "", t);
+                    worst = fmax(worst, gradcheck(label, loss_after, &k, c, tc + (size_t)t * BH, BH,
+                                                  1e-3f, 0));
+                }
+            }
+            seqlm_rnn_cache_free(full);
+            seqlm_rnn_cache_free(pre);
+            seqlm_rnn_cache_free(sub);
+            free(x);
+            free(h0);
+            free(c0);
+            free(R);
+            free(y);
+            free(th);
+            free(tc);
+            seqlm_params_free(p);
+        }
+    printf("trace vs finite differences: worst %.2e\n", worst);
+    assert_true(worst < 5e-3);
+}
+
+/* ---- gate saturation ------------------------------------------------------------------------ */
+
+/* Known gates: with every weight 0 and biases b, each gate is act(b) everywhere. */
+static void test_gate_saturation(void **state) {
+    (void)state;
+    const int T = 3, B = 2, I = 2, H = 5;
+    const int32_t lengths[2] = {3, 1}; /* 3 + 1 live steps */
     for (int cell = 0; cell < 4; cell++) {
-        seqlm_rng rng;
-        seqlm_rng_seed(&rng, 100 + (uint64_t)cell);
         seqlm_params *p = seqlm_params_create();
         seqlm_rnn l;
         assert_int_equal(seqlm_rnn_init(&l, p, "rnn", "l0", (seqlm_cell)cell, I, H), 0);
         assert_int_equal(seqlm_params_alloc(p, NULL), SEQLM_OK);
-        seqlm_rnn_reset(&l, p, &rng);
-        int lstm = cell == SEQLM_CELL_LSTM;
-        float *x = randn((size_t)T * B * I, 1, &rng), *h0 = randn(BH, 0.5f, &rng);
-        float *c0 = randn(BH, 0.5f, &rng), *R = randn((size_t)T * BH, 1, &rng);
-        float *y = malloc((size_t)T * BH * sizeof *y), *th = malloc((size_t)T * BH * sizeof *th);
-        float *tc = malloc((size_t)T * BH * sizeof *tc);
-        seqlm_rnn_cache *full = seqlm_rnn_cache_create(&l, T, B),
-                        *pre = seqlm_rnn_cache_create(&l, T, B);
-        seqlm_rnn_cache *sub = seqlm_rnn_cache_create(&l, T, B);
-        seqlm_rnn_cache_trace(full, th, tc);
-        seqlm_rnn_forward(&l, p, full, x, T, B, NULL, 0, h0, lstm ? c0 : NULL, y, NULL, NULL);
-        seqlm_rnn_backward(&l, p, full, R, NULL, NULL, NULL, NULL, NULL);
-        float h[8], c[8], o[8], ysub[64], hc[8];
-        for (int t = 0; t < T; t++) {
-            /* the state after step t, from a forward over steps 0..t */
-            seqlm_rnn_forward(&l, p, pre, x, t + 1, B, NULL, 0, h0, lstm ? c0 : NULL, NULL, h, c);
-            if (lstm)
-                for (int b = 0; b < B; b++)
-                    for (int j = 0; j < H; j++)
-                        o[b * H + j] = full->gates[((size_t)t * B + b) * 4 * H + 3 * H + j];
-            trace_ctx k = {&l, p, sub, T, B, t, H, I, lstm, x, R, h, c, o, ysub, hc, 0};
-            char label[64];
-            snprintf(label, sizeof label, "%s dJ/dh_%d", seqlm_cell_name((seqlm_cell)cell), t);
-            worst =
-                fmax(worst, gradcheck(label, loss_after, &k, h, th + (size_t)t * BH, BH, 1e-3f, 0));
-            if (lstm) {
-                k.wrt_cell = 1;
-                snprintf(label, sizeof label, "lstm dJ/dc_%d", t);
-                worst = fmax(
-                    worst, gradcheck(label, loss_after, &k, c, tc + (size_t)t * BH, BH, 1e-3f, 0));
+        seqlm_rnn_cache *c = seqlm_rnn_cache_create(&l, T, B);
+        float x[12] = {0};
+        int G = l.G;
+        for (int big = 0; big < 2; big++) {
+            /* big: b_ih = +5 for every gate (sigmoid(5) = 0.993, tanh(5) = 0.9999); else -0.3
+             * for every gate but the last block (sigmoid 0.43, tanh -0.29: not flat) */
+            float *b = seqlm_params_value(p, l.b_ih);
+            for (int j = 0; j < G * H; j++) b[j] = big ? 5.0f : j < (G - 1) * H ? -0.3f : 0.0f;
+            seqlm_rnn_forward(&l, p, c, x, T, B, lengths, 0, NULL, NULL, NULL, NULL, NULL);
+            uint64_t count[4] = {0}, sat[4] = {0};
+            seqlm_rnn_gate_saturation(c, count, sat);
+            for (int g = 0; g < G; g++) {
+                assert_int_equal(count[g], 4 * H);
+                uint64_t want = big ? 4 * H : 0;
+                /* ReLU is flat at 0: 0 in (not big) -> all flat; GRU's last block n = tanh(0) */
+                if (cell == SEQLM_CELL_RNN_RELU) want = big ? 0 : 4 * H;
+                printf("%s gate %d, bias %s: %llu of %llu saturated\n",
+                       seqlm_cell_name((seqlm_cell)cell), g, big ? "+5" : "-0.3/0",
+                       (unsigned long long)sat[g], (unsigned long long)count[g]);
+                assert_int_equal(sat[g], want);
             }
         }
-        seqlm_rnn_cache_free(full);
-        seqlm_rnn_cache_free(pre);
-        seqlm_rnn_cache_free(sub);
-        free(x);
-        free(h0);
-        free(c0);
-        free(R);
-        free(y);
-        free(th);
-        free(tc);
+        seqlm_rnn_cache_free(c);
         seqlm_params_free(p);
     }
-    printf("trace vs finite differences: worst %.2e\n", worst);
-    assert_true(worst < 5e-3);
 }
 
 /* ---- seqlm_gradflow: shapes, LSTM cell curves, errors ---------------------------------------- */
@@ -408,9 +473,9 @@ static void test_copy_task(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_textbook_w50), cmocka_unit_test(test_gradflow_w50),
-        cmocka_unit_test(test_trace_fd),     cmocka_unit_test(test_gradflow_errors),
-        cmocka_unit_test(test_copy_task),
+        cmocka_unit_test(test_textbook_w50),    cmocka_unit_test(test_gradflow_w50),
+        cmocka_unit_test(test_trace_fd),        cmocka_unit_test(test_gate_saturation),
+        cmocka_unit_test(test_gradflow_errors), cmocka_unit_test(test_copy_task),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
