@@ -5,6 +5,7 @@
 
 #include <getopt.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "seqlm/seqlm.h"
 
@@ -60,6 +61,15 @@ void cli_progress_end(cli_progress_state *p);
  * second Ctrl-C ends the process at once. */
 void cli_catch_signals(void);
 
+/* gnuplot (cmd_plot.c): installed?; a temporary file (path in buf, suffix kept); a gnuplot
+ * single-quoted string; the terminal for a PNG or SVG of width x height (in buf); runs a script,
+ * returning gnuplot's exit status. */
+int cli_plot_available(void);
+FILE *cli_plot_temp(char *buf, size_t cap, const char *suffix);
+void cli_plot_quote(FILE *f, const char *s);
+const char *cli_plot_terminal(int svg, char *buf, size_t cap, int width, int height);
+int cli_plot_run(const char *script_path);
+
 int cmd_ngram(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
@@ -67,5 +77,6 @@ int cmd_sample(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
 int cmd_vocab(int argc, char **argv);
 int cmd_classify(int argc, char **argv);
+int cmd_gradflow(int argc, char **argv);
 
 #endif

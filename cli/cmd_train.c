@@ -64,6 +64,12 @@ static const char train_help[] =
     "      --resume PATH      continue from a checkpoint with its settings\n"
     "      --log FILE         JSON lines: one object per progress event (see seqlm plot)\n"
     "      --log-interval S   seconds between progress lines (default 5)\n"
+    "      --diag             diagnostics every progress interval, on stderr and in the log:\n"
+    "                         the largest gradient norm before clipping, the share of updates\n"
+    "                         clipped, ||update|| / ||weights|| per tensor (the interval's\n"
+    "                         first update), the saturation of every gate (share of values\n"
+    "                         where the activation is flat); seqlm plot draws them. Changes\n"
+    "                         nothing in the training\n"
     "  -q, --quiet            no progress on stderr\n"
     "\n"
     "Ctrl-C writes a checkpoint and stops; --resume continues exactly where it stopped.\n"
@@ -92,6 +98,32 @@ static void fmt_time(char *buf, size_t cap, double s) {
         snprintf(buf, cap, "%dm%02ds", (int)s / 60, (int)s % 60);
     else
         snprintf(buf, cap, "%dh%02dm", (int)(s / 3600), (int)fmod(s / 60, 60));
+}
+
+/* --diag: one more line per interval, kept on screen. The update ratios are summarised by the
+ * smallest and the largest (all of them are in the log). */
+static void print_diag(progress *p, const seqlm_train_diag *d) {
+    clear_line(p);
+    char line[512];
+    int n = snprintf(line, sizeof line, "seqlm: diag: grad max %.3g, clipped %.0f%%",
+                     d->grad_norm_max, 100 * d->clipped);
+    int lo = -1, hi = -1;
+    for (int i = 0; i < d->tensors; i++) {
+        if (!isfinite(d->update_ratio[i])) continue;
+        if (lo < 0 || d->update_ratio[i] < d->update_ratio[lo]) lo = i;
+        if (hi < 0 || d->update_ratio[i] > d->update_ratio[hi]) hi = i;
+    }
+    if (lo >= 0 && n < (int)sizeof line)
+        n += snprintf(line + n, sizeof line - (size_t)n, " | update/weight %.2g (%s) .. %.2g (%s)",
+                      d->update_ratio[lo], d->tensor_names[lo], d->update_ratio[hi],
+                      d->tensor_names[hi]);
+    for (int l = 0; l < d->layers && n < (int)sizeof line; l++) {
+        n += snprintf(line + n, sizeof line - (size_t)n, " | saturated l%d", l);
+        for (int k = 0; k < d->gates && n < (int)sizeof line; k++)
+            n += snprintf(line + n, sizeof line - (size_t)n, " %s %.0f%%", d->gate_names[k],
+                          100 * d->saturation[l * d->gates + k]);
+    }
+    fprintf(stderr, "%s\n", line);
 }
 
 static void on_event(void *ctx, const seqlm_train_event *e) {
@@ -127,6 +159,7 @@ static void on_event(void *ctx, const seqlm_train_event *e) {
         else
             fprintf(stderr, "%s\n", line);
         p->shown = 1;
+        if (e->diag) print_diag(p, e->diag);
     } else if (strcmp(e->event, "epoch") == 0) {
         clear_line(p);
         char valid[64] = "";
@@ -191,7 +224,8 @@ enum {
     O_CKPTEVERY,
     O_LOG,
     O_LOGINT,
-    O_RESUME
+    O_RESUME,
+    O_DIAG
 };
 
 int cmd_train(int argc, char **argv) {
@@ -229,6 +263,7 @@ int cmd_train(int argc, char **argv) {
                                          {"log", required_argument, 0, O_LOG},
                                          {"log-interval", required_argument, 0, O_LOGINT},
                                          {"resume", required_argument, 0, O_RESUME},
+                                         {"diag", no_argument, 0, O_DIAG},
                                          {"quiet", no_argument, 0, 'q'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
@@ -245,7 +280,8 @@ int cmd_train(int argc, char **argv) {
     double d;
     while ((c = cli_getopt(argc, argv, ":o:u:qh", opts, cmd)) != -1) {
         if (c != 'o' && c != 'q' && c != 'h' && c != O_RESUME && c != O_MAXSTEPS &&
-            c != O_MAXTIME && c != O_CKPT && c != O_LOG && c != O_LOGINT && c != '?' && c != ':') {
+            c != O_MAXTIME && c != O_CKPT && c != O_LOG && c != O_LOGINT && c != O_DIAG &&
+            c != '?' && c != ':') {
             model_flags++;
             model_flag = argv[optind - 1];
         }
@@ -417,6 +453,9 @@ int cmd_train(int argc, char **argv) {
         case O_RESUME:
             resume = optarg;
             break;
+        case O_DIAG:
+            tc.diag = 1;
+            break;
         case 'q':
             quiet = 1;
             break;
@@ -440,10 +479,11 @@ int cmd_train(int argc, char **argv) {
     double t0 = cli_now();
     if (resume) {
         if (model_flags)
-            return cli_usage(cmd,
-                             "--resume continues with the checkpoint's settings; %s cannot be "
-                             "changed (only -o, --max-steps, --max-time, --checkpoint, --log)",
-                             model_flag);
+            return cli_usage(
+                cmd,
+                "--resume continues with the checkpoint's settings; %s cannot be "
+                "changed (only -o, --max-steps, --max-time, --checkpoint, --log, --diag)",
+                model_flag);
         if (tc.output_path && cli_check_output(tc.output_path)) return EXIT_INPUT;
         seqlm_train_config o = seqlm_train_default_config();
         o.output_path = tc.output_path;
@@ -452,6 +492,7 @@ int cmd_train(int argc, char **argv) {
         o.checkpoint_path = ckpt;
         o.log_path = tc.log_path;
         o.log_interval = tc.log_interval;
+        o.diag = tc.diag;
         o.on_event = on_event;
         o.event_ctx = &prog;
         o.warn = cli_warn;

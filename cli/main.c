@@ -18,6 +18,7 @@ static const char usage[] =
     "  eval           perplexity / bits per character of a text (also n-gram models; --mix)\n"
     "  sample         generate text (temperature, top-k, top-p, greedy, beam)\n"
     "  plot           draw a training log's curves (gnuplot)\n"
+    "  gradflow       how far back in time the gradient reaches: ||dJ(T)/dh(T-k)|| per layer\n"
     "\n"
     "tasks:\n"
     "  classify       sentence classification: train, eval, predict, cv (BiLSTM + pooling)\n"
@@ -44,6 +45,7 @@ int main(int argc, char **argv) {
     if (strcmp(argv[1], "sample") == 0) return cmd_sample(argc - 1, argv + 1);
     if (strcmp(argv[1], "plot") == 0) return cmd_plot(argc - 1, argv + 1);
     if (strcmp(argv[1], "classify") == 0) return cmd_classify(argc - 1, argv + 1);
+    if (strcmp(argv[1], "gradflow") == 0) return cmd_gradflow(argc - 1, argv + 1);
     fprintf(stderr, "seqlm: error: unknown command '%s' (see 'seqlm --help')\n", argv[1]);
     return EXIT_USAGE;
 }

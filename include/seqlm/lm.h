@@ -158,6 +158,9 @@ seqlm_status seqlm_lm_eval(seqlm_lm *m, const char *path, int batch, int bptt,
 
 /* ---- training -------------------------------------------------------------------------------- */
 
+/* Training diagnostics of an interval (defined in seqlm/diag.h). */
+typedef struct seqlm_train_diag seqlm_train_diag;
+
 /* One line of the training log (also written as JSON lines with log_path). "start" comes once,
  * before the optimiser and workspaces are allocated, with params and bytes set. */
 typedef struct {
@@ -168,7 +171,8 @@ typedef struct {
     double loss, ppl;             /* interval (or epoch) training loss, nats */
     double valid_loss, valid_ppl; /* epoch events; NaN otherwise */
     double lr, grad_norm, tokens_per_s, elapsed, eta;
-    uint64_t params, bytes; /* "start": trainable floats; seqlm_lm_train_bytes's estimate */
+    uint64_t params, bytes;       /* "start": trainable floats; seqlm_lm_train_bytes's estimate */
+    const seqlm_train_diag *diag; /* "interval" events with seqlm_train_config.diag, else NULL */
 } seqlm_train_event;
 
 typedef void (*seqlm_train_fn)(void *ctx, const seqlm_train_event *e);
@@ -197,6 +201,9 @@ typedef struct {
     void *event_ctx;
     seqlm_warn_fn warn;
     void *warn_ctx;
+    int diag; /* interval events (and the log) carry seqlm_train_diag (seqlm/diag.h): gradient
+                 norms, clipping, update ratios, gate saturation. Changes no result; a resumed
+                 run takes it from the overrides. Default 0. */
 } seqlm_train_config;
 
 seqlm_train_config seqlm_train_default_config(void);

@@ -162,6 +162,17 @@ void seqlm_rnn_forward(const seqlm_rnn *l, const seqlm_params *p, seqlm_rnn_cach
 void seqlm_rnn_backward(const seqlm_rnn *l, seqlm_params *p, seqlm_rnn_cache *c, const float *dy,
                         const float *dhT, const float *dcT, float *dx, float *dh0, float *dc0);
 
+/* Diagnostics (seqlm/diag.h builds on these; neither changes a result):
+ * - trace: when dh is not NULL, every later backward also WRITES into dh (T, B, H), indexed by
+ *   time t, the total gradient reaching the state after step t, d loss / d h_t (from the output
+ *   y_t and from step t+1 on), and for LSTM into dc (may be NULL) d loss / d c_t. The buffers
+ *   are the caller's and must hold T_max * B_max * H floats; dh = NULL turns the trace off.
+ * - gate saturation of the last forward: for each gate block g < G, count[g] += the live values
+ *   seen, saturated[g] += those where the activation is flat: sigmoid gates (LSTM i, f, o; GRU
+ *   r, z) below 0.05 or above 0.95, tanh (LSTM g, GRU n, the tanh RNN) |v| > 0.95, ReLU v = 0. */
+void seqlm_rnn_cache_trace(seqlm_rnn_cache *c, float *dh, float *dc);
+void seqlm_rnn_gate_saturation(const seqlm_rnn_cache *c, uint64_t *count, uint64_t *saturated);
+
 /* ---- stacks: L layers x D directions, dropout between layers (PyTorch nn.RNN/LSTM/GRU) ---- */
 
 #define SEQLM_MAX_LAYERS 8
@@ -181,6 +192,8 @@ void seqlm_rnn_stack_reset(const seqlm_rnn_stack *s, seqlm_params *p, seqlm_rng 
 seqlm_stack_cache *seqlm_stack_cache_create(const seqlm_rnn_stack *s, int T_max, int B_max);
 void seqlm_stack_cache_free(seqlm_stack_cache *c);
 size_t seqlm_stack_cache_bytes(const seqlm_rnn_stack *s, int T_max, int B_max);
+/* The cache of layer k = l*D + d (for its trace and gate saturation); owned by the stack cache. */
+seqlm_rnn_cache *seqlm_stack_cache_layer(seqlm_stack_cache *c, int k);
 /* h0, c0, hT, cT: (L*D, B, H) as PyTorch, index l*D + d (NULL = zeros / not wanted);
  * y: (T, B, D*H). training: dropout between layers is applied (with rng) only when set. */
 void seqlm_rnn_stack_forward(const seqlm_rnn_stack *s, const seqlm_params *p, seqlm_stack_cache *c,

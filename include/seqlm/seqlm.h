@@ -18,6 +18,7 @@
 #define SEQLM_SEQLM_H
 
 #include "seqlm/classify.h"
+#include "seqlm/diag.h"
 #include "seqlm/error.h"
 #include "seqlm/kernels.h"
 #include "seqlm/lm.h"

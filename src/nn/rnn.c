@@ -333,6 +333,34 @@ static void add_column_sums(float *db, const float *dG, size_t N, int cols) {
     }
 }
 
+/* The trace of step t (seqlm_rnn_cache_trace): the state after step t feeds the output y_t and
+ * the next step, so its total gradient is dh' = dh + dy_t; for LSTM the cell after step t feeds
+ * the next step and h_t = o tanh(c_t), so d loss / d c_t = dc + dh' o (1 - tanh(c_t)^2), which
+ * is the dc' of lstm_cell_backward. A padded row (t >= length) carries its state: dh and dc pass
+ * through unchanged. */
+static void record_trace(seqlm_rnn_cache *c, int t, const float *dh, const float *dc,
+                         const float *dyt, int lddy) {
+    const int B = c->B, H = c->H;
+    const size_t BH = (size_t)B * H;
+    float *th = c->trace_dh + (size_t)t * BH;
+    float *tc = c->trace_dc && c->cell == SEQLM_CELL_LSTM ? c->trace_dc + (size_t)t * BH : NULL;
+    for (int b = 0; b < B; b++) {
+        const size_t r = (size_t)b * H;
+        const int live = t < c->lengths[b];
+        for (int j = 0; j < H; j++)
+            th[r + j] = dh[r + j] + (dyt && live ? dyt[(size_t)b * lddy + j] : 0.0f);
+        if (!tc) continue;
+        if (!live) {
+            memcpy(tc + r, dc + r, (size_t)H * sizeof *tc);
+            continue;
+        }
+        const float *o = c->gates + (size_t)t * B * 4 * H + 4 * r + 3 * (size_t)H;
+        const float *tanh_c = c->tanh_c + (size_t)t * BH + r;
+        for (int j = 0; j < H; j++)
+            tc[r + j] = dc[r + j] + th[r + j] * o[j] * (1.0f - tanh_c[j] * tanh_c[j]);
+    }
+}
+
 void rnn_backward_strided(const seqlm_rnn *l, seqlm_params *p, seqlm_rnn_cache *c, const float *dy,
                           int lddy, const float *dhT, const float *dcT, float *dx, float *dh0,
                           float *dc0) {
@@ -359,6 +387,7 @@ void rnn_backward_strided(const seqlm_rnn *l, seqlm_params *p, seqlm_rnn_cache *
         int t = rev ? T - 1 - s : s;
         size_t g0 = (size_t)t * B * GH, h0i = (size_t)t * BH;
         const float *dyt = dy ? dy + (size_t)t * B * lddy : NULL;
+        if (c->trace_dh) record_trace(c, t, dh, dc, dyt, lddy);
         switch (l->cell) {
         case SEQLM_CELL_RNN_TANH:
         case SEQLM_CELL_RNN_RELU:
@@ -402,6 +431,40 @@ void rnn_backward_strided(const seqlm_rnn *l, seqlm_params *p, seqlm_rnn_cache *
     add_column_sums(seqlm_params_grad(p, l->b_ih), c->dG, N, GH);
     add_column_sums(seqlm_params_grad(p, l->b_hh), gru ? c->dGh : c->dG, N, GH);
     if (dx) seqlm_matmul(0, 0, (int)N, I, GH, 1.0f, c->dG, GH, W_ih, I, 1.0f, dx, I);
+}
+
+void seqlm_rnn_cache_trace(seqlm_rnn_cache *c, float *dh, float *dc) {
+    c->trace_dh = dh;
+    c->trace_dc = dh && c->cell == SEQLM_CELL_LSTM ? dc : NULL;
+}
+
+/* Counts, per gate block, the live values of the last forward and how many of them sit where
+ * the activation is flat (see nn.h). The cache keeps the gates after their nonlinearities. */
+void seqlm_rnn_gate_saturation(const seqlm_rnn_cache *c, uint64_t *count, uint64_t *saturated) {
+    const int B = c->B, H = c->H, G = c->G;
+    for (int t = 0; t < c->T; t++)
+        for (int b = 0; b < B; b++) {
+            if (t >= c->lengths[b]) continue;
+            const float *a = c->gates + ((size_t)t * B + b) * G * H;
+            for (int g = 0; g < G; g++) {
+                /* sigmoid gates: LSTM i, f, o (0, 1, 3); GRU r, z (0, 1). tanh: LSTM g, GRU n,
+                 * the tanh RNN's h. ReLU: the state itself, flat at 0. */
+                int sigmoid =
+                    (c->cell == SEQLM_CELL_LSTM && g != 2) || (c->cell == SEQLM_CELL_GRU && g != 2);
+                int relu = c->cell == SEQLM_CELL_RNN_RELU;
+                const float *v = a + (size_t)g * H;
+                uint64_t n = 0;
+                if (sigmoid) {
+                    for (int j = 0; j < H; j++) n += v[j] < 0.05f || v[j] > 0.95f;
+                } else if (relu) {
+                    for (int j = 0; j < H; j++) n += v[j] <= 0.0f;
+                } else {
+                    for (int j = 0; j < H; j++) n += fabsf(v[j]) > 0.95f;
+                }
+                count[g] += (uint64_t)H;
+                saturated[g] += n;
+            }
+        }
 }
 
 void seqlm_rnn_forward(const seqlm_rnn *l, const seqlm_params *p, seqlm_rnn_cache *c,

@@ -54,6 +54,10 @@ struct seqlm_rnn_cache {
     float *dGh;          /* (T_max, B_max, G*H) hidden side: dG itself except for GRU (n gate) */
     float *dh, *dh_prev; /* (B_max, H) running state gradients (ping-pong) */
     float *dc, *dc_prev; /* LSTM: (B_max, H) */
+    /* Optional, caller-owned (seqlm_rnn_cache_trace): backward writes the total gradient
+     * reaching each step's state, d loss / d h_t and (LSTM) d loss / d c_t, (T_max, B_max, H)
+     * indexed by time t. NULL (the default) = not recorded, at no cost. */
+    float *trace_dh, *trace_dc;
 };
 
 /* seqlm_rnn_forward / seqlm_rnn_backward with row strides: y and dy are (T, B, .) with row

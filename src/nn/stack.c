@@ -91,6 +91,11 @@ void seqlm_stack_cache_free(seqlm_stack_cache *c) {
     free(c);
 }
 
+seqlm_rnn_cache *seqlm_stack_cache_layer(seqlm_stack_cache *c, int k) {
+    SEQLM_ASSERT(k >= 0 && k < SEQLM_MAX_LAYERS * 2);
+    return c->layer[k];
+}
+
 /* The state tensor of layer k in an (L*D, B, H) block, or NULL. */
 static const float *state_in(const float *s, int k, int B, int H) {
     return s ? s + (size_t)k * B * H : NULL;

@@ -20,6 +20,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "lm/model_internal.h"
+#include "seqlm/diag.h"
 #include "seqlm/kernels.h"
 #include "seqlm/lm.h"
 #include "train/train_internal.h"
@@ -195,6 +197,31 @@ static void report(reporter *rep, const seqlm_train_event *e) {
     json_num(f, "eta", e->eta);
     if (strcmp(e->event, "start") == 0)
         fprintf(f, ",\"params\":%" PRIu64 ",\"bytes\":%" PRIu64, e->params, e->bytes);
+    if (e->diag) {
+        const seqlm_train_diag *d = e->diag;
+        fprintf(f, ",\"diag\":{\"steps\":%" PRIu64, d->steps);
+        json_num(f, "grad_norm_max", d->grad_norm_max);
+        json_num(f, "clipped", d->clipped);
+        fputs(",\"update_ratio\":{", f);
+        for (int i = 0; i < d->tensors; i++) {
+            fprintf(f, "%s\"%s\":", i ? "," : "", d->tensor_names[i]);
+            if (isfinite(d->update_ratio[i]))
+                fprintf(f, "%.6g", d->update_ratio[i]);
+            else
+                fputs("null", f);
+        }
+        fputs("},\"saturation\":{", f);
+        for (int l = 0; l < d->layers; l++)
+            for (int k = 0; k < d->gates; k++) {
+                double v = d->saturation[l * d->gates + k];
+                fprintf(f, "%s\"l%d.%s\":", l || k ? "," : "", l, d->gate_names[k]);
+                if (isfinite(v))
+                    fprintf(f, "%.6g", v);
+                else
+                    fputs("null", f);
+            }
+        fputs("}}", f);
+    }
     fputs("}\n", f);
     fflush(f);
 }
@@ -236,6 +263,113 @@ static double evaluate(seqlm_lm *m, seqlm_lm_work *w, const columns *c, int bptt
     return n ? nll / (double)n : NAN;
 }
 
+/* ---- diagnostics (cfg.diag) ----------------------------------------------------------------- */
+
+/* What --diag gathers over an interval. Everything here only reads the model, its gradients and
+ * the forward cache, so a run with diagnostics computes exactly what one without does. */
+typedef struct {
+    int on;
+    uint64_t clipped;
+    double grad_max;
+    /* update / parameter ratios: the values before the interval's first update */
+    float *before; /* (p->total) */
+    int tensors;
+    int *index;         /* (tensors) the non-alias tensors */
+    const char **names; /* (tensors) */
+    double *ratio;      /* (tensors) */
+    /* gate saturation, (layers, gates) */
+    int layers, gates;
+    uint64_t *count, *sat;
+    double *saturation;
+    seqlm_train_diag d;
+} diag_state;
+
+static void diag_free(diag_state *g) {
+    free(g->before);
+    free(g->index);
+    free(g->names);
+    free(g->ratio);
+    free(g->count);
+    free(g->sat);
+    free(g->saturation);
+    memset(g, 0, sizeof *g);
+}
+
+static seqlm_status diag_init(diag_state *g, seqlm_lm *m, seqlm_params *p, seqlm_error *err) {
+    memset(g, 0, sizeof *g);
+    g->on = 1;
+    const seqlm_lm_config *mc = seqlm_lm_config_of(m);
+    if (seqlm_lm_is_recurrent(mc->arch)) {
+        g->layers = mc->layers;
+        g->gates = mc->arch == SEQLM_ARCH_LSTM ? 4 : mc->arch == SEQLM_ARCH_GRU ? 3 : 1;
+    }
+    static const char *const lstm[] = {"i", "f", "g", "o"}, *const gru[] = {"r", "z", "n"};
+    for (int k = 0; k < g->gates; k++)
+        g->d.gate_names[k] = g->gates == 4 ? lstm[k] : g->gates == 3 ? gru[k] : "h";
+    size_t LG = (size_t)g->layers * g->gates;
+    g->before = malloc((p->total ? p->total : 1) * sizeof *g->before);
+    g->index = malloc((size_t)(p->count ? p->count : 1) * sizeof *g->index);
+    g->names = malloc((size_t)(p->count ? p->count : 1) * sizeof *g->names);
+    g->ratio = calloc((size_t)(p->count ? p->count : 1), sizeof *g->ratio);
+    g->count = calloc(LG ? LG : 1, sizeof *g->count);
+    g->sat = calloc(LG ? LG : 1, sizeof *g->sat);
+    g->saturation = calloc(LG ? LG : 1, sizeof *g->saturation);
+    if (!g->before || !g->index || !g->names || !g->ratio || !g->count || !g->sat ||
+        !g->saturation) {
+        diag_free(g);
+        return seqlm_error_set(err, SEQLM_ERR_NOMEM, "out of memory for the diagnostics");
+    }
+    for (int i = 0; i < p->count; i++)
+        if (p->info[i].alias_of < 0) {
+            g->index[g->tensors] = i;
+            g->names[g->tensors++] = p->info[i].name;
+        }
+    return SEQLM_OK;
+}
+
+/* After a window's forward and backward: the gates of every layer. */
+static void diag_gates(diag_state *g, seqlm_lm_work *w) {
+    for (int l = 0; l < g->layers; l++)
+        seqlm_rnn_gate_saturation(seqlm_stack_cache_layer(w->cache, l),
+                                  g->count + (size_t)l * g->gates, g->sat + (size_t)l * g->gates);
+}
+
+/* ||w' - w|| / ||w|| per tensor, after the sampled update (g->before holds w). */
+static void diag_ratios(diag_state *g, const seqlm_params *p) {
+    for (int i = 0; i < g->tensors; i++) {
+        const seqlm_param_info *t = &p->info[g->index[i]];
+        const float *a = g->before + t->offset, *b = p->values + t->offset;
+        double dd = 0, ww = 0;
+        for (size_t j = 0; j < t->size; j++) {
+            double d = (double)b[j] - a[j];
+            dd += d * d;
+            ww += (double)a[j] * a[j];
+        }
+        g->ratio[i] = ww > 0 ? sqrt(dd / ww) : (dd > 0 ? INFINITY : 0);
+    }
+}
+
+/* The interval's summary into g->d (pointed to by the event), then a fresh interval. */
+static const seqlm_train_diag *diag_take(diag_state *g, uint64_t steps) {
+    seqlm_train_diag *d = &g->d;
+    d->steps = steps;
+    d->grad_norm_max = g->grad_max;
+    d->clipped = steps ? (double)g->clipped / (double)steps : 0;
+    d->tensors = g->tensors;
+    d->tensor_names = g->names;
+    d->update_ratio = g->ratio;
+    d->layers = g->layers;
+    d->gates = g->gates;
+    for (size_t i = 0; i < (size_t)g->layers * g->gates; i++)
+        g->saturation[i] = g->count[i] ? (double)g->sat[i] / (double)g->count[i] : NAN;
+    d->saturation = g->saturation;
+    memset(g->count, 0, (size_t)g->layers * g->gates * sizeof *g->count);
+    memset(g->sat, 0, (size_t)g->layers * g->gates * sizeof *g->sat);
+    g->clipped = 0;
+    g->grad_max = 0;
+    return d;
+}
+
 /* ---- the loop ------------------------------------------------------------------------------ */
 
 static seqlm_status check_config(const seqlm_train_config *c, seqlm_error *err) {
@@ -275,9 +409,11 @@ typedef struct {
     seqlm_lm_work *w, *vw;
     columns train, valid;
     reporter rep;
+    diag_state diag;
 } loop_ctx;
 
 static void loop_free(loop_ctx *L) {
+    diag_free(&L->diag);
     seqlm_optim_free(L->opt);
     seqlm_lm_work_free(L->w);
     seqlm_lm_work_free(L->vw);
@@ -360,6 +496,7 @@ seqlm_status train_loop(seqlm_lm *m, train_run *r, const train_saved_state *s, s
         st = err->status;
         goto done;
     }
+    if (cfg->diag && (st = diag_init(&L.diag, m, L.p, err)) != SEQLM_OK) goto done;
     if (s) {
         size_t n = 0;
         float *carried = seqlm_lm_work_state(L.w, &n);
@@ -419,6 +556,13 @@ seqlm_status train_loop(seqlm_lm *m, train_run *r, const train_saved_state *s, s
                               ? seqlm_clip_grad_norm(L.p->grads, L.p->total,
                                                      cfg->clip > 0 ? cfg->clip : INFINITY)
                               : NAN;
+            if (L.diag.on) {
+                diag_gates(&L.diag, L.w);
+                if (norm > L.diag.grad_max) L.diag.grad_max = norm;
+                /* clip_grad_norm scales when max / (norm + 1e-6) < 1 */
+                L.diag.clipped += cfg->clip > 0 && cfg->clip / (norm + 1e-6) < 1;
+                if (iv_steps == 0) memcpy(L.diag.before, L.p->values, L.p->total * sizeof(float));
+            }
             /* diverged: NaN or inf, or a loss far worse than guessing uniformly (ln V), which
              * no sane run reaches after its first update */
             if (!isfinite(loss) || !isfinite(norm) || loss > 20 * log((double)V) + 20) {
@@ -448,6 +592,7 @@ seqlm_status train_loop(seqlm_lm *m, train_run *r, const train_saved_state *s, s
                 goto done;
             }
             seqlm_optim_step(L.opt, L.p->values, L.p->grads, lr);
+            if (L.diag.on && iv_steps == 0) diag_ratios(&L.diag, L.p);
             r->step++;
             r->window++;
             r->epoch_loss += loss * (double)counted;
@@ -479,6 +624,7 @@ seqlm_status train_loop(seqlm_lm *m, train_run *r, const train_saved_state *s, s
                 e.eta = cap_eta(cfg, e.elapsed,
                                 (double)(planned > r->step ? planned - r->step : 0) * train_time /
                                     (double)steps_here);
+                if (L.diag.on) e.diag = diag_take(&L.diag, iv_steps);
                 report(&L.rep, &e);
                 iv_loss = iv_norm = 0;
                 iv_tokens = iv_steps = 0;
@@ -606,6 +752,7 @@ seqlm_status seqlm_train_resume(const char *checkpoint, const seqlm_train_config
         if (o->max_steps) r.cfg.max_steps = o->max_steps;
         if (o->max_time > 0) r.cfg.max_time = o->max_time;
         if (o->log_interval > 0) r.cfg.log_interval = o->log_interval;
+        r.cfg.diag = o->diag;
         r.cfg.on_event = o->on_event;
         r.cfg.event_ctx = o->event_ctx;
         r.cfg.warn = o->warn;
