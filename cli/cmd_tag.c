@@ -164,17 +164,18 @@ static int int_opt(const char *cmd, const char *name, const char *arg, long long
 
 /* Warns once about the first gold tag the model does not know. */
 static void warn_unknown_tags(const seqlm_tagger *m, const seqlm_tag_corpus *c) {
+    char *known = calloc(c->n_tags ? c->n_tags : 1, 1);
+    if (!known) return;
+    for (size_t t = 0; t < c->n_tags; t++)
+        for (size_t k = 0; k < seqlm_tagger_n_tags(m) && !known[t]; k++)
+            known[t] = strcmp(seqlm_tagger_tag_name(m, (int32_t)k), c->tag_names[t]) == 0;
     size_t count = 0, first = SIZE_MAX;
-    for (size_t i = 0; i < c->n_tok; i++) {
-        const char *g = c->tag_names[c->tag[i]];
-        int known = 0;
-        for (size_t k = 0; k < seqlm_tagger_n_tags(m) && !known; k++)
-            known = strcmp(seqlm_tagger_tag_name(m, (int32_t)k), g) == 0;
-        if (!known) {
+    for (size_t i = 0; i < c->n_tok; i++)
+        if (!known[c->tag[i]]) {
             count++;
             if (first == SIZE_MAX) first = i;
         }
-    }
+    free(known);
     if (count)
         fprintf(stderr,
                 "seqlm: warning: %s:%llu: tag '%s' was not seen in training; %zu such "
