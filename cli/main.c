@@ -23,6 +23,11 @@ static const char usage[] =
     "tasks:\n"
     "  classify       sentence classification: train, eval, predict, cv (BiLSTM + pooling)\n"
     "\n"
+    "sequence tagging (part of speech, named entities):\n"
+    "  tag train      train a BiLSTM tagger (char BiLSTM, CRF) on CoNLL / TOKEN<TAB>TAG data\n"
+    "  tag eval       token accuracy and conlleval's chunk precision/recall/F1\n"
+    "  tag predict    append the predicted tag to every token line\n"
+    "\n"
     "text:\n"
     "  vocab          count the tokens of a corpus and write a vocabulary file\n"
     "\n"
@@ -46,6 +51,7 @@ int main(int argc, char **argv) {
     if (strcmp(argv[1], "plot") == 0) return cmd_plot(argc - 1, argv + 1);
     if (strcmp(argv[1], "classify") == 0) return cmd_classify(argc - 1, argv + 1);
     if (strcmp(argv[1], "gradflow") == 0) return cmd_gradflow(argc - 1, argv + 1);
+    if (strcmp(argv[1], "tag") == 0) return cmd_tag(argc - 1, argv + 1);
     fprintf(stderr, "seqlm: error: unknown command '%s' (see 'seqlm --help')\n", argv[1]);
     return EXIT_USAGE;
 }

@@ -26,6 +26,7 @@
 #include "seqlm/nn.h"
 #include "seqlm/ngram.h"
 #include "seqlm/optim.h"
+#include "seqlm/tag.h"
 #include "seqlm/params.h"
 #include "seqlm/progress.h"
 #include "seqlm/rng.h"

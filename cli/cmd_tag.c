@@ -1,0 +1,546 @@
+/* cmd_tag.c - `seqlm tag train|eval|predict`: options to a tagger, progress, conlleval output.
+ * The reader, the model, the loop and the scoring are the library's (seqlm/tag.h). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+static const char tag_help[] =
+    "usage: seqlm tag train --train FILE [--valid FILE] -o MODEL [options]\n"
+    "       seqlm tag eval -m MODEL FILE [--json]\n"
+    "       seqlm tag predict -m MODEL FILE [-o OUT]\n"
+    "\n"
+    "Sequence tagging (part of speech, named entities) with a BiLSTM over word embeddings and,\n"
+    "optionally, a character BiLSTM per word (Lample et al. 2016), then a softmax per token or a\n"
+    "linear-chain CRF decoded with Viterbi.\n"
+    "\n"
+    "Input: one token a line, columns separated by spaces or tabs, the token first and the tag\n"
+    "in the last column (CoNLL files; TOKEN<TAB>TAG files are the 2-column case); a blank line\n"
+    "between sentences; -DOCSTART- lines are dropped. Plain or gzip, UTF-8.\n"
+    "\n"
+    "train\n"
+    "      --train FILE       tagged training data\n"
+    "      --valid FILE       tagged validation data: picks the best epoch, early stopping\n"
+    "  -o, --output MODEL     the model file (safetensors), written each time valid improves\n"
+    "      --column N         the tag column, 1-based (default: the last)\n"
+    "      --embedding N      word embedding size (default 100)\n"
+    "      --min-count C      words seen fewer than C times in train are <unk> (default 2)\n"
+    "      --lower            lower-case words (ASCII) before the vocabulary lookup\n"
+    "      --char-dim N       character embedding size; 0 = no character features (default)\n"
+    "      --char-hidden N    character BiLSTM units per direction (default 25)\n"
+    "      --hidden N         sentence BiLSTM units per direction (default 200)\n"
+    "      --layers N         sentence BiLSTM layers (default 1)\n"
+    "      --dropout P        on the BiLSTM's input and output (default 0.5)\n"
+    "      --crf              a linear-chain CRF on top (default: softmax per token)\n"
+    "      --metric M         model selection: accuracy or f1 (entity F1, conlleval); default\n"
+    "                         f1 when the tags are BIO/IOB2 (O, B-X, I-X), else accuracy\n"
+    "      --batch N          sentences per batch (default 32)\n"
+    "      --optimizer O      adam (default), sgd, adagrad, rmsprop, adamw, nadam\n"
+    "      --lr R             learning rate (default: the optimiser's PyTorch default)\n"
+    "      --clip C           clip the gradient norm at C, 0 = never (default 5)\n"
+    "      --epochs N         passes over the training data (default 20)\n"
+    "      --patience N       stop after N epochs without a better valid score (default 5,\n"
+    "                         0 = never)\n"
+    "      --seed N           initialisation, batches and dropout (default 1)\n"
+    "      --threads N        threads (default: all cores); the same seed and threads give\n"
+    "                         the same model, bit for bit\n"
+    "      --log FILE         JSON lines: one object per progress event\n"
+    "      --log-interval S   seconds between progress lines (default 5)\n"
+    "  -q, --quiet            no progress on stderr\n"
+    "eval\n"
+    "  -m, --model MODEL      a model from seqlm tag train\n"
+    "      --column N         the gold tag column (default: the model's)\n"
+    "      --json             one JSON object instead of conlleval's report\n"
+    "      --batch N          sentences per batch (default 64)\n"
+    "      --threads N        threads\n"
+    "  Prints token accuracy and, for BIO tags, chunk precision, recall and F1 overall and per\n"
+    "  type exactly as conlleval.pl (sentence boundaries read as O). Gold tags the model never\n"
+    "  saw count as errors (a warning names the first).\n"
+    "predict\n"
+    "  -m, --model MODEL      a model from seqlm tag train\n"
+    "  -o, --output OUT       where to write (default: standard output)\n"
+    "      --batch N, --threads N\n"
+    "  Writes every input line with the predicted tag appended as a new last column (separated\n"
+    "  by a tab if the line has one, else a space), blank lines between sentences.\n"
+    "\n"
+    "example: seqlm tag train --train train.txt --valid valid.txt --crf --char-dim 25 \\\n"
+    "             --hidden 100 -o ner.safetensors\n"
+    "         seqlm tag eval -m ner.safetensors test.txt\n";
+
+/* ---- progress ------------------------------------------------------------------------------ */
+
+typedef struct {
+    int quiet, tty, shown, f1;
+} progress;
+
+static void clear_line(progress *p) {
+    if (p->tty && p->shown) fprintf(stderr, "\r%-100s\r", "");
+    p->shown = 0;
+}
+
+static void fmt_time(char *buf, size_t cap, double s) {
+    if (!isfinite(s) || s < 0)
+        snprintf(buf, cap, "?");
+    else if (s < 60)
+        snprintf(buf, cap, "%.0fs", s);
+    else if (s < 3600)
+        snprintf(buf, cap, "%dm%02ds", (int)s / 60, (int)s % 60);
+    else
+        snprintf(buf, cap, "%dh%02dm", (int)(s / 3600), (int)fmod(s / 60, 60));
+}
+
+static void on_event(void *ctx, const char *event, const double *v) {
+    progress *p = ctx;
+    if (p->quiet) return;
+    char eta[16];
+    fmt_time(eta, sizeof eta, v[SEQLM_TAGEV_ETA]);
+    if (strcmp(event, "interval") == 0) {
+        char line[200];
+        snprintf(line, sizeof line,
+                 "seqlm: epoch %d %5.1f%% | %.0f sent/s | loss %.4f | grad %.3g | ETA %s",
+                 (int)v[SEQLM_TAGEV_EPOCH], 100 * v[SEQLM_TAGEV_PROGRESS], v[SEQLM_TAGEV_SENT_S],
+                 v[SEQLM_TAGEV_LOSS], v[SEQLM_TAGEV_GRAD], eta);
+        if (p->tty)
+            fprintf(stderr, "\r%-100s", line);
+        else
+            fprintf(stderr, "%s\n", line);
+        p->shown = 1;
+    } else if (strcmp(event, "epoch") == 0) {
+        clear_line(p);
+        char valid[64] = "";
+        if (isfinite(v[SEQLM_TAGEV_VALID]))
+            snprintf(valid, sizeof valid, " | valid %s %.2f%s", p->f1 ? "F1" : "accuracy",
+                     v[SEQLM_TAGEV_VALID],
+                     v[SEQLM_TAGEV_BEST] == v[SEQLM_TAGEV_EPOCH] ? " (best)" : "");
+        fprintf(stderr, "seqlm: epoch %d done | train loss %.4f%s | %.0f sent/s | %.0fs elapsed\n",
+                (int)v[SEQLM_TAGEV_EPOCH], v[SEQLM_TAGEV_LOSS], valid, v[SEQLM_TAGEV_SENT_S],
+                v[SEQLM_TAGEV_ELAPSED]);
+    } else if (strcmp(event, "end") == 0) {
+        clear_line(p);
+    }
+}
+
+/* ---- shared --------------------------------------------------------------------------------- */
+
+enum {
+    O_TRAIN = 256,
+    O_VALID,
+    O_COLUMN,
+    O_EMB,
+    O_MINCOUNT,
+    O_LOWER,
+    O_CHARDIM,
+    O_CHARHID,
+    O_HIDDEN,
+    O_LAYERS,
+    O_DROPOUT,
+    O_CRF,
+    O_METRIC,
+    O_BATCH,
+    O_OPTIM,
+    O_LR,
+    O_CLIP,
+    O_EPOCHS,
+    O_PATIENCE,
+    O_SEED,
+    O_THREADS,
+    O_LOG,
+    O_LOGINT,
+    O_JSON
+};
+
+static int int_opt(const char *cmd, const char *name, const char *arg, long long lo, long long hi,
+                   int *out) {
+    long long v;
+    if (cli_int(arg, lo, hi, &v))
+        return cli_usage(cmd, "--%s must be an integer from %lld to %lld, not '%s'", name, lo, hi,
+                         arg);
+    *out = (int)v;
+    return 0;
+}
+
+/* Warns once about the first gold tag the model does not know. */
+static void warn_unknown_tags(const seqlm_tagger *m, const seqlm_tag_corpus *c) {
+    char *known = calloc(c->n_tags ? c->n_tags : 1, 1);
+    if (!known) return;
+    for (size_t t = 0; t < c->n_tags; t++)
+        for (size_t k = 0; k < seqlm_tagger_n_tags(m) && !known[t]; k++)
+            known[t] = strcmp(seqlm_tagger_tag_name(m, (int32_t)k), c->tag_names[t]) == 0;
+    size_t count = 0, first = SIZE_MAX;
+    for (size_t i = 0; i < c->n_tok; i++)
+        if (!known[c->tag[i]]) {
+            count++;
+            if (first == SIZE_MAX) first = i;
+        }
+    free(known);
+    if (count)
+        fprintf(stderr,
+                "seqlm: warning: %s:%llu: tag '%s' was not seen in training; %zu such "
+                "token(s) are counted as errors\n",
+                c->path, (unsigned long long)c->line[first], c->tag_names[c->tag[first]], count);
+}
+
+/* ---- train ---------------------------------------------------------------------------------- */
+
+static int tag_train(int argc, char **argv) {
+    static const struct option opts[] = {{"train", required_argument, 0, O_TRAIN},
+                                         {"valid", required_argument, 0, O_VALID},
+                                         {"output", required_argument, 0, 'o'},
+                                         {"column", required_argument, 0, O_COLUMN},
+                                         {"embedding", required_argument, 0, O_EMB},
+                                         {"min-count", required_argument, 0, O_MINCOUNT},
+                                         {"lower", no_argument, 0, O_LOWER},
+                                         {"char-dim", required_argument, 0, O_CHARDIM},
+                                         {"char-hidden", required_argument, 0, O_CHARHID},
+                                         {"hidden", required_argument, 0, O_HIDDEN},
+                                         {"layers", required_argument, 0, O_LAYERS},
+                                         {"dropout", required_argument, 0, O_DROPOUT},
+                                         {"crf", no_argument, 0, O_CRF},
+                                         {"metric", required_argument, 0, O_METRIC},
+                                         {"batch", required_argument, 0, O_BATCH},
+                                         {"optimizer", required_argument, 0, O_OPTIM},
+                                         {"lr", required_argument, 0, O_LR},
+                                         {"clip", required_argument, 0, O_CLIP},
+                                         {"epochs", required_argument, 0, O_EPOCHS},
+                                         {"patience", required_argument, 0, O_PATIENCE},
+                                         {"seed", required_argument, 0, O_SEED},
+                                         {"threads", required_argument, 0, O_THREADS},
+                                         {"log", required_argument, 0, O_LOG},
+                                         {"log-interval", required_argument, 0, O_LOGINT},
+                                         {"quiet", no_argument, 0, 'q'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
+    const char *cmd = "tag train";
+    seqlm_tagger_config mc = seqlm_tagger_default_config();
+    seqlm_tag_train_config tc = seqlm_tag_train_default_config();
+    const char *train_path = NULL, *valid_path = NULL, *metric = NULL;
+    int quiet = 0, c, set_lr = 0;
+    long long v;
+    double d;
+    while ((c = cli_getopt(argc, argv, ":o:qh", opts, cmd)) != -1) {
+        switch (c) {
+        case O_TRAIN:
+            train_path = optarg;
+            break;
+        case O_VALID:
+            valid_path = optarg;
+            break;
+        case 'o':
+            tc.output_path = optarg;
+            break;
+        case O_COLUMN:
+            if (int_opt(cmd, "column", optarg, 2, 64, &mc.tag_column)) return EXIT_USAGE;
+            break;
+        case O_EMB:
+            if (int_opt(cmd, "embedding", optarg, 1, 1 << 16, &mc.embedding)) return EXIT_USAGE;
+            break;
+        case O_MINCOUNT:
+            if (int_opt(cmd, "min-count", optarg, 1, 1 << 30, &mc.min_count)) return EXIT_USAGE;
+            break;
+        case O_LOWER:
+            mc.lower = 1;
+            break;
+        case O_CHARDIM:
+            if (int_opt(cmd, "char-dim", optarg, 0, 1 << 12, &mc.char_dim)) return EXIT_USAGE;
+            break;
+        case O_CHARHID:
+            if (int_opt(cmd, "char-hidden", optarg, 1, 1 << 12, &mc.char_hidden)) return EXIT_USAGE;
+            break;
+        case O_HIDDEN:
+            if (int_opt(cmd, "hidden", optarg, 1, 1 << 14, &mc.hidden)) return EXIT_USAGE;
+            break;
+        case O_LAYERS:
+            if (int_opt(cmd, "layers", optarg, 1, SEQLM_MAX_LAYERS, &mc.layers)) return EXIT_USAGE;
+            break;
+        case O_DROPOUT:
+            if (cli_double(optarg, 0, 0.999, &d))
+                return cli_usage(cmd, "--dropout must be a number in [0, 1), not '%s'", optarg);
+            mc.dropout = (float)d;
+            break;
+        case O_CRF:
+            mc.crf = 1;
+            break;
+        case O_METRIC:
+            if (strcmp(optarg, "accuracy") && strcmp(optarg, "f1"))
+                return cli_usage(cmd, "--metric must be accuracy or f1, not '%s'", optarg);
+            metric = optarg;
+            break;
+        case O_BATCH:
+            if (int_opt(cmd, "batch", optarg, 1, 1 << 16, &tc.batch)) return EXIT_USAGE;
+            break;
+        case O_OPTIM: {
+            seqlm_optim_kind k;
+            if (seqlm_optim_parse(optarg, &k))
+                return cli_usage(cmd,
+                                 "unknown --optimizer '%s' (sgd, adagrad, rmsprop, adam, adamw, "
+                                 "nadam)",
+                                 optarg);
+            float lr = tc.optim.lr;
+            tc.optim = seqlm_optim_defaults(k);
+            if (set_lr) tc.optim.lr = lr;
+            break;
+        }
+        case O_LR:
+            if (cli_double(optarg, 1e-30, 1e30, &d))
+                return cli_usage(cmd, "--lr must be a number > 0, not '%s'", optarg);
+            tc.optim.lr = (float)d;
+            set_lr = 1;
+            break;
+        case O_CLIP:
+            if (cli_double(optarg, 0, 1e30, &d))
+                return cli_usage(cmd, "--clip must be a number >= 0, not '%s'", optarg);
+            tc.clip = (float)d;
+            break;
+        case O_EPOCHS:
+            if (int_opt(cmd, "epochs", optarg, 1, 1 << 30, &tc.epochs)) return EXIT_USAGE;
+            break;
+        case O_PATIENCE:
+            if (int_opt(cmd, "patience", optarg, 0, 1 << 30, &tc.patience)) return EXIT_USAGE;
+            break;
+        case O_SEED:
+            if (cli_seed(cmd, optarg, &v)) return EXIT_USAGE;
+            tc.seed = (uint64_t)v;
+            break;
+        case O_THREADS:
+            if (int_opt(cmd, "threads", optarg, 1, 4096, &tc.threads)) return EXIT_USAGE;
+            break;
+        case O_LOG:
+            tc.log_path = optarg;
+            break;
+        case O_LOGINT:
+            if (cli_double(optarg, 0, 1e9, &d))
+                return cli_usage(cmd, "--log-interval must be a number of seconds >= 0, not '%s'",
+                                 optarg);
+            tc.log_interval = d;
+            break;
+        case 'q':
+            quiet = 1;
+            break;
+        case 'h':
+            fputs(tag_help, stdout);
+            return 0;
+        default:
+            return EXIT_USAGE;
+        }
+    }
+    if (optind != argc)
+        return cli_usage(cmd, "unexpected argument '%s' (the data goes after --train)",
+                         argv[optind]);
+    if (!train_path) return cli_usage(cmd, "missing --train FILE");
+    if (!tc.output_path) return cli_usage(cmd, "missing -o MODEL");
+    if (cli_check_output(tc.output_path)) return EXIT_INPUT;
+    if (tc.log_path && cli_check_output(tc.log_path)) return EXIT_INPUT;
+    if (tc.threads > 0) seqlm_set_threads(tc.threads);
+
+    seqlm_error err;
+    double t0 = cli_now();
+    seqlm_tag_corpus *tr = seqlm_tag_corpus_read(train_path, mc.tag_column, 1, &err);
+    if (!tr) return cli_fail_err(&err);
+    seqlm_tag_corpus *va = NULL;
+    if (valid_path && !(va = seqlm_tag_corpus_read(valid_path, mc.tag_column, 1, &err))) {
+        seqlm_tag_corpus_free(tr);
+        return cli_fail_err(&err);
+    }
+    if (tr->n_tok == 0) {
+        seqlm_tag_corpus_free(tr);
+        seqlm_tag_corpus_free(va);
+        return cli_fail("%s: no tokens", train_path);
+    }
+    int bio = seqlm_tags_are_bio((const char *const *)tr->tag_names, tr->n_tags);
+    if (metric && strcmp(metric, "f1") == 0 && !bio) {
+        seqlm_tag_corpus_free(tr);
+        seqlm_tag_corpus_free(va);
+        return cli_usage(cmd, "--metric f1 needs BIO tags (O, B-X, I-X); %s has others",
+                         train_path);
+    }
+    mc.metric_f1 = metric ? strcmp(metric, "f1") == 0 : bio;
+    seqlm_tagger *m = seqlm_tagger_create_from(&mc, tr, &err);
+    if (!m) {
+        seqlm_tag_corpus_free(tr);
+        seqlm_tag_corpus_free(va);
+        return cli_fail_err(&err);
+    }
+    seqlm_rng rng;
+    seqlm_rng_seed(&rng, tc.seed);
+    seqlm_tagger_reset(m, &rng);
+    progress prog = {quiet, isatty(2), 0, mc.metric_f1};
+    if (!quiet) {
+        fprintf(stderr,
+                "seqlm: %zu sentences, %zu tokens; %zu tags%s; vocabulary %zu words (min count "
+                "%d%s)%s\n",
+                tr->n_sent, tr->n_tok, seqlm_tagger_n_tags(m), bio ? " (BIO)" : "",
+                seqlm_tagger_n_words(m), mc.min_count, mc.lower ? ", lower" : "",
+                va ? "" : "; no --valid: the last epoch's model is kept");
+        char chars[64] = "";
+        if (mc.char_dim)
+            snprintf(chars, sizeof chars, ", char BiLSTM %dx2 (%zu chars, dim %d)", mc.char_hidden,
+                     seqlm_tagger_n_chars(m), mc.char_dim);
+        fprintf(stderr,
+                "seqlm: embedding %d%s, BiLSTM %dx%dx2, dropout %g, %s; %zu parameters; %s lr "
+                "%g, batch %d, clip %g; selection by %s\n",
+                mc.embedding, chars, mc.layers, mc.hidden, (double)mc.dropout,
+                mc.crf ? "CRF" : "softmax", seqlm_params_total(seqlm_tagger_params(m)),
+                seqlm_optim_name(tc.optim.kind), (double)tc.optim.lr, tc.batch, (double)tc.clip,
+                mc.metric_f1 ? "entity F1" : "token accuracy");
+    }
+    tc.on_event = on_event;
+    tc.event_ctx = &prog;
+    cli_catch_signals();
+    seqlm_status st = seqlm_tag_train(m, tr, va, &tc, &err);
+    clear_line(&prog);
+    int rc = 0;
+    if (st != SEQLM_OK)
+        rc = cli_fail_err(&err);
+    else if (!quiet)
+        fprintf(stderr, "seqlm: %s written; %.1f s\n", tc.output_path, cli_now() - t0);
+    seqlm_tagger_free(m);
+    seqlm_tag_corpus_free(tr);
+    seqlm_tag_corpus_free(va);
+    return rc;
+}
+
+/* ---- eval and predict ----------------------------------------------------------------------- */
+
+static void print_conlleval(const seqlm_conlleval *e, uint64_t tokens, uint64_t correct_tags) {
+    double p, r, f;
+    seqlm_conlleval_prf(e->correct, e->gold, e->guessed, &p, &r, &f);
+    printf("processed %llu tokens with %llu phrases; found: %llu phrases; correct: %llu.\n",
+           (unsigned long long)tokens, (unsigned long long)e->gold, (unsigned long long)e->guessed,
+           (unsigned long long)e->correct);
+    if (tokens)
+        printf("accuracy: %6.2f%%; precision: %6.2f%%; recall: %6.2f%%; FB1: %6.2f\n",
+               100.0 * (double)correct_tags / (double)tokens, p, r, f);
+    for (size_t i = 0; i < e->n_types; i++) {
+        const seqlm_chunk_type *t = &e->types[i];
+        seqlm_conlleval_prf(t->correct, t->gold, t->guessed, &p, &r, &f);
+        printf("%17s: precision: %6.2f%%; recall: %6.2f%%; FB1: %6.2f  %llu\n", t->type, p, r, f,
+               (unsigned long long)t->guessed);
+    }
+}
+
+static void json_prf(const char *key, uint64_t c, uint64_t g, uint64_t q, int comma) {
+    double p, r, f;
+    seqlm_conlleval_prf(c, g, q, &p, &r, &f);
+    printf("\"%s\":{\"precision\":%.4f,\"recall\":%.4f,\"f1\":%.4f,\"correct\":%llu,\"gold\":%llu,"
+           "\"found\":%llu}%s",
+           key, p, r, f, (unsigned long long)c, (unsigned long long)g, (unsigned long long)q,
+           comma ? "," : "");
+}
+
+static int tag_apply(int argc, char **argv, int eval) {
+    static const struct option opts[] = {{"model", required_argument, 0, 'm'},
+                                         {"output", required_argument, 0, 'o'},
+                                         {"column", required_argument, 0, O_COLUMN},
+                                         {"json", no_argument, 0, O_JSON},
+                                         {"batch", required_argument, 0, O_BATCH},
+                                         {"threads", required_argument, 0, O_THREADS},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
+    const char *cmd = eval ? "tag eval" : "tag predict";
+    const char *model_path = NULL, *out_path = NULL;
+    int json = 0, batch = 64, threads = 0, column = -1, c;
+    while ((c = cli_getopt(argc, argv, ":m:o:h", opts, cmd)) != -1) {
+        switch (c) {
+        case 'm':
+            model_path = optarg;
+            break;
+        case 'o':
+            out_path = optarg;
+            break;
+        case O_COLUMN:
+            if (int_opt(cmd, "column", optarg, 2, 64, &column)) return EXIT_USAGE;
+            break;
+        case O_JSON:
+            json = 1;
+            break;
+        case O_BATCH:
+            if (int_opt(cmd, "batch", optarg, 1, 1 << 16, &batch)) return EXIT_USAGE;
+            break;
+        case O_THREADS:
+            if (int_opt(cmd, "threads", optarg, 1, 4096, &threads)) return EXIT_USAGE;
+            break;
+        case 'h':
+            fputs(tag_help, stdout);
+            return 0;
+        default:
+            return EXIT_USAGE;
+        }
+    }
+    if (!model_path) return cli_usage(cmd, "missing -m MODEL");
+    if (optind + 1 != argc)
+        return cli_usage(cmd, optind == argc ? "missing the input FILE" : "one input FILE only");
+    if (eval && out_path) return cli_usage(cmd, "-o is for predict");
+    if (!eval && json) return cli_usage(cmd, "--json is for eval");
+    if (!eval && column >= 0) return cli_usage(cmd, "--column is for eval and train");
+    const char *in_path = argv[optind];
+    if (out_path && cli_check_output(out_path)) return EXIT_INPUT;
+    if (threads > 0) seqlm_set_threads(threads);
+    seqlm_error err;
+    seqlm_tagger *m = seqlm_tagger_load(model_path, &err);
+    if (!m) return cli_fail_err(&err);
+    if (column < 0) column = seqlm_tagger_config_of(m)->tag_column;
+    seqlm_tag_corpus *cp = seqlm_tag_corpus_read(in_path, column, eval, &err);
+    if (!cp) {
+        seqlm_tagger_free(m);
+        return cli_fail_err(&err);
+    }
+    int32_t *pred = malloc((cp->n_tok ? cp->n_tok : 1) * sizeof *pred);
+    int rc = 0;
+    if (!pred) {
+        rc = cli_fail("out of memory");
+        goto done;
+    }
+    if (seqlm_tagger_predict(m, cp, batch, pred, &err) != SEQLM_OK) {
+        rc = cli_fail_err(&err);
+        goto done;
+    }
+    if (eval) {
+        warn_unknown_tags(m, cp);
+        int bio = seqlm_tags_are_bio((const char *const *)cp->tag_names, cp->n_tags) ||
+                  seqlm_tagger_config_of(m)->metric_f1;
+        seqlm_conlleval e;
+        double acc = seqlm_tagger_score(m, cp, pred, &e);
+        uint64_t ok = e.correct_tags;
+        if (json) {
+            printf("{\"file\":\"%s\",\"sentences\":%zu,\"tokens\":%zu,\"accuracy\":%.4f", in_path,
+                   cp->n_sent, cp->n_tok, acc);
+            if (bio) {
+                printf(",");
+                json_prf("overall", e.correct, e.gold, e.guessed, 1);
+                printf("\"types\":{");
+                for (size_t i = 0; i < e.n_types; i++)
+                    json_prf(e.types[i].type, e.types[i].correct, e.types[i].gold,
+                             e.types[i].guessed, i + 1 < e.n_types);
+                printf("}");
+            }
+            printf("}\n");
+        } else if (bio) {
+            print_conlleval(&e, e.tokens, ok);
+        } else {
+            printf("processed %zu tokens in %zu sentences; accuracy: %6.2f%%\n", cp->n_tok,
+                   cp->n_sent, acc);
+        }
+        seqlm_conlleval_free(&e);
+    } else {
+        if (seqlm_tag_write(m, cp, pred, out_path, &err) != SEQLM_OK) rc = cli_fail_err(&err);
+    }
+done:
+    free(pred);
+    seqlm_tag_corpus_free(cp);
+    seqlm_tagger_free(m);
+    return rc;
+}
+
+int cmd_tag(int argc, char **argv) {
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        fputs(tag_help, argc < 2 ? stderr : stdout);
+        return argc < 2 ? EXIT_USAGE : 0;
+    }
+    if (strcmp(argv[1], "train") == 0) return tag_train(argc - 1, argv + 1);
+    if (strcmp(argv[1], "eval") == 0) return tag_apply(argc - 1, argv + 1, 1);
+    if (strcmp(argv[1], "predict") == 0) return tag_apply(argc - 1, argv + 1, 0);
+    return cli_usage("tag", "unknown subcommand '%s' (train, eval, predict)", argv[1]);
+}

@@ -1,0 +1,32 @@
+/* strmap.h - interned strings <-> dense ids for the tagger (internal).
+ *
+ * A string pool plus an open-addressing hash table: ids are given in insertion order, strings
+ * live in one growing buffer (so no allocation per string). Used for token types, tags,
+ * vocabularies of words and characters. Not a general container: no removal. */
+#ifndef SEQLM_TAG_STRMAP_H
+#define SEQLM_TAG_STRMAP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct {
+    char *pool; /* the strings, NUL-terminated, back to back */
+    size_t pool_len, pool_cap;
+    size_t *off; /* (count) offset of string id in pool */
+    uint64_t *count;
+    size_t n, cap;
+    uint32_t *slot; /* (nslot) id + 1, 0 = empty */
+    size_t nslot;
+} strmap;
+
+void strmap_init(strmap *m);
+void strmap_free(strmap *m);
+/* The id of s (len bytes), or -1. */
+int64_t strmap_find(const strmap *m, const char *s, size_t len);
+/* The id of s, added (count 0) if new; count is incremented by inc. -1 when out of memory. */
+int64_t strmap_add(strmap *m, const char *s, size_t len, uint64_t inc);
+static inline const char *strmap_str(const strmap *m, size_t id) {
+    return m->pool + m->off[id];
+}
+
+#endif
