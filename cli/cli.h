@@ -66,5 +66,6 @@ int cmd_eval(int argc, char **argv);
 int cmd_sample(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
 int cmd_vocab(int argc, char **argv);
+int cmd_elmo(int argc, char **argv);
 
 #endif

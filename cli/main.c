@@ -19,6 +19,10 @@ static const char usage[] =
     "  sample         generate text (temperature, top-k, top-p, greedy, beam)\n"
     "  plot           draw a training log's curves (gnuplot)\n"
     "\n"
+    "contextual embeddings:\n"
+    "  elmo train     train a forward and a backward LSTM language model (an ELMo model)\n"
+    "  elmo embed     every token's layers, or their mix, for each line of a text\n"
+    "\n"
     "text:\n"
     "  vocab          count the tokens of a corpus and write a vocabulary file\n"
     "\n"
@@ -40,6 +44,7 @@ int main(int argc, char **argv) {
     if (strcmp(argv[1], "eval") == 0) return cmd_eval(argc - 1, argv + 1);
     if (strcmp(argv[1], "sample") == 0) return cmd_sample(argc - 1, argv + 1);
     if (strcmp(argv[1], "plot") == 0) return cmd_plot(argc - 1, argv + 1);
+    if (strcmp(argv[1], "elmo") == 0) return cmd_elmo(argc - 1, argv + 1);
     fprintf(stderr, "seqlm: error: unknown command '%s' (see 'seqlm --help')\n", argv[1]);
     return EXIT_USAGE;
 }
