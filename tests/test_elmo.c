@@ -203,6 +203,13 @@ static void test_golden_bilm(void **state) {
     assert_int_equal(seqlm_elmo_token_id(e, "dog"), SEQLM_UNK);
     assert_int_equal(seqlm_elmo_token_id(e, "</s>"), SEQLM_UNK);
     assert_int_equal(seqlm_elmo_unit(e), SEQLM_UNIT_WORD);
+    const char *const toks[4] = {"cat", "dog", "<s>", "mat"};
+    int32_t tid[4];
+    assert_int_equal(seqlm_elmo_token_ids(e, toks, 4, tid), 2);
+    assert_int_equal(tid[0], 4);
+    assert_int_equal(tid[1], SEQLM_UNK);
+    assert_int_equal(tid[2], SEQLM_UNK);
+    assert_int_equal(tid[3], 7);
     assert_true(isnan(seqlm_elmo_valid_ppl(e, 0)));
     seqlm_params *gd = golden_open("elmo_tiny_layers.safetensors");
     /* both sentences in one padded batch */

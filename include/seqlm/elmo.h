@@ -102,6 +102,9 @@ const seqlm_lm_config *seqlm_elmo_config(const seqlm_elmo *e);
 /* The id of a token (as the unit's tokenizer writes it), SEQLM_UNK when missing; the sentence
  * markers <s> and </s> also give SEQLM_UNK (a sentence's tokens are words, not markers). */
 int32_t seqlm_elmo_token_id(const seqlm_elmo *e, const char *token);
+/* ids[i] = seqlm_elmo_token_id(e, tokens[i]) for i < n (a sentence at once, faster); returns
+ * how many became <unk>. */
+size_t seqlm_elmo_token_ids(const seqlm_elmo *e, const char *const *tokens, size_t n, int32_t *ids);
 /* The two language models (backward 0 or 1), owned by e: for tests and inspection. */
 seqlm_lm *seqlm_elmo_lm(seqlm_elmo *e, int backward);
 /* The stored validation perplexity of a direction from the metadata, NaN if absent. */

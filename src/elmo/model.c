@@ -284,6 +284,22 @@ int32_t seqlm_elmo_token_id(const seqlm_elmo *e, const char *token) {
     return id <= (int64_t)SEQLM_EOS ? (int32_t)SEQLM_UNK : (int32_t)id;
 }
 
+size_t seqlm_elmo_token_ids(const seqlm_elmo *e, const char *const *tokens, size_t n,
+                            int32_t *ids) {
+    size_t unknown = 0;
+    int64_t found[256];
+    for (size_t at = 0; at < n; at += 256) {
+        size_t m = n - at < 256 ? n - at : 256;
+        seqlm_vocab_find_many(e->lm[0]->vocab, tokens + at, m, found);
+        for (size_t i = 0; i < m; i++) {
+            int unk = found[i] <= (int64_t)SEQLM_EOS;
+            ids[at + i] = unk ? (int32_t)SEQLM_UNK : (int32_t)found[i];
+            unknown += unk;
+        }
+    }
+    return unknown;
+}
+
 seqlm_lm *seqlm_elmo_lm(seqlm_elmo *e, int backward) {
     return e->lm[backward ? 1 : 0];
 }
