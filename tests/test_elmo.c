@@ -4,7 +4,7 @@
  * equals the two language models stepped token by token through seqlm_lm_logprobs (their
  * carried states are the layers); padding and batch composition never change a sentence's
  * layers; foreign files, fingerprints, embedding files and their errors; a tiny training run
- * end to end. */
+ * end to end; a reversed LM training run resumed from its checkpoint stays reversed. */
 #include "testutil.h"
 
 #include <math.h>
@@ -644,13 +644,74 @@ static void test_train_tiny(void **state) {
     free(text);
 }
 
+/* A reversed run resumed from its checkpoint stays reversed: the same bytes as an uninterrupted
+ * reversed run, and not those of a forward run. */
+static void test_reverse_checkpoint(void **state) {
+    (void)state;
+    char text[4096], *p = text;
+    seqlm_rng rng;
+    seqlm_rng_seed(&rng, 8);
+    for (int line = 0; line < 60; line++) {
+        for (int i = 0; i < 4; i++) p += sprintf(p, "%sw%d", i ? " " : "", (int)(line % 5 + i));
+        *p++ = '\n';
+    }
+    *p = '\0';
+    const char *train = write_tmp_str("rc.txt", text);
+    seqlm_error err;
+    const char *out[3] = {tmp_path("rc_full.safetensors"), tmp_path("rc_resumed.safetensors"),
+                          tmp_path("rc_fwd.safetensors")};
+    for (int run = 0; run < 4; run++) {
+        seqlm_vocab *all = seqlm_vocab_from_corpus(train, SEQLM_UNIT_WORD, &err);
+        seqlm_lm_config c = seqlm_lm_default_config();
+        c.layers = 1;
+        c.hidden = c.embedding = 6;
+        seqlm_lm *m = seqlm_lm_create(&c, all, &err);
+        assert_non_null(m);
+        seqlm_rng r;
+        seqlm_rng_seed(&r, 1);
+        seqlm_lm_reset(m, &r);
+        seqlm_train_config t = seqlm_train_default_config();
+        t.train_path = train;
+        t.batch = 3;
+        t.bptt = 5;
+        t.threads = 1;
+        t.reverse = run != 3;
+        t.max_steps = run == 1 ? 4 : 8;
+        t.output_path = out[run == 3 ? 2 : run == 0 ? 0 : 1];
+        t.checkpoint_path = run == 1 ? tmp_path("rc.ckpt") : NULL;
+        if (run == 2) {
+            seqlm_lm_free(m);
+            seqlm_train_config o = seqlm_train_default_config();
+            o.max_steps = 8;
+            o.output_path = out[1];
+            if (seqlm_train_resume(tmp_path("rc.ckpt"), &o, &err) != SEQLM_OK)
+                fail_msg("%s", err.msg);
+            continue;
+        }
+        if (seqlm_train(m, &t, &err) != SEQLM_OK) fail_msg("%s", err.msg);
+        seqlm_lm_free(m);
+    }
+    seqlm_params *a = seqlm_safetensors_read(out[0], NULL, &err);
+    seqlm_params *b = seqlm_safetensors_read(out[1], NULL, &err);
+    seqlm_params *f = seqlm_safetensors_read(out[2], NULL, &err);
+    assert_non_null(a);
+    assert_non_null(b);
+    assert_non_null(f);
+    assert_true(a->total == b->total && a->total == f->total);
+    assert_memory_equal(a->values, b->values, a->total * sizeof(float));
+    assert_true(max_abs_diff(a->values, f->values, a->total) > 1e-4);
+    seqlm_params_free(a);
+    seqlm_params_free(b);
+    seqlm_params_free(f);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_stream_reversed), cmocka_unit_test(test_mix_gradcheck),
         cmocka_unit_test(test_mix_torch),       cmocka_unit_test(test_golden_bilm),
         cmocka_unit_test(test_forward_by_hand), cmocka_unit_test(test_padding_invariance),
         cmocka_unit_test(test_files),           cmocka_unit_test(test_embed_file),
-        cmocka_unit_test(test_train_tiny),
+        cmocka_unit_test(test_train_tiny),      cmocka_unit_test(test_reverse_checkpoint),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
