@@ -79,5 +79,6 @@ int cmd_vocab(int argc, char **argv);
 int cmd_classify(int argc, char **argv);
 int cmd_gradflow(int argc, char **argv);
 int cmd_tag(int argc, char **argv);
+int cmd_elmo(int argc, char **argv);
 
 #endif

@@ -28,6 +28,10 @@ static const char usage[] =
     "  tag eval       token accuracy and conlleval's chunk precision/recall/F1\n"
     "  tag predict    append the predicted tag to every token line\n"
     "\n"
+    "contextual embeddings:\n"
+    "  elmo train     train a forward and a backward LSTM language model (an ELMo model)\n"
+    "  elmo embed     every token's layers, or their mix, for each line of a text\n"
+    "\n"
     "text:\n"
     "  vocab          count the tokens of a corpus and write a vocabulary file\n"
     "\n"
@@ -52,6 +56,7 @@ int main(int argc, char **argv) {
     if (strcmp(argv[1], "classify") == 0) return cmd_classify(argc - 1, argv + 1);
     if (strcmp(argv[1], "gradflow") == 0) return cmd_gradflow(argc - 1, argv + 1);
     if (strcmp(argv[1], "tag") == 0) return cmd_tag(argc - 1, argv + 1);
+    if (strcmp(argv[1], "elmo") == 0) return cmd_elmo(argc - 1, argv + 1);
     fprintf(stderr, "seqlm: error: unknown command '%s' (see 'seqlm --help')\n", argv[1]);
     return EXIT_USAGE;
 }

@@ -48,6 +48,11 @@ typedef struct {
 
 seqlm_status seqlm_stream_read(const char *path, const seqlm_vocab *v, seqlm_unit unit,
                                seqlm_stream *out, uint64_t *oov, seqlm_error *err);
+/* Like seqlm_stream_read; with reverse set, each line's tokens come in reverse order, still
+ * followed by the line's </s> ("a b c" -> c b a </s>): the text a backward language model
+ * (ELMo's, seqlm/elmo.h) reads. */
+seqlm_status seqlm_stream_read_ex(const char *path, const seqlm_vocab *v, seqlm_unit unit,
+                                  int reverse, seqlm_stream *out, uint64_t *oov, seqlm_error *err);
 void seqlm_stream_free(seqlm_stream *s);
 
 /* ---- the model ------------------------------------------------------------------------------- */
@@ -204,6 +209,8 @@ typedef struct {
     int diag; /* interval events (and the log) carry seqlm_train_diag (seqlm/diag.h): gradient
                  norms, clipping, update ratios, gate saturation. Changes no result; a resumed
                  run takes it from the overrides. Default 0. */
+    int reverse; /* read both texts with each line's tokens reversed (seqlm_stream_read_ex): a
+                    backward language model (default 0); kept in checkpoints */
 } seqlm_train_config;
 
 seqlm_train_config seqlm_train_default_config(void);

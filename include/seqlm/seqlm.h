@@ -13,12 +13,14 @@
  *   optim.h      optimisers (PyTorch 1.13's updates), clipping, schedules
  *   modelfile.h  safetensors model files
  *   lm.h         neural language models: data, model files, training, evaluation, generation
+ *   elmo.h       ELMo: a forward + backward LSTM LM, contextual layers, the scalar mix
  */
 #ifndef SEQLM_SEQLM_H
 #define SEQLM_SEQLM_H
 
 #include "seqlm/classify.h"
 #include "seqlm/diag.h"
+#include "seqlm/elmo.h"
 #include "seqlm/error.h"
 #include "seqlm/kernels.h"
 #include "seqlm/lm.h"

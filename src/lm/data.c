@@ -4,7 +4,8 @@
  * Lines come through seqlm_reader (plain or gzip; UTF-8 checked except in the byte unit) and the
  * unit's tokenizer; tokens missing from the vocabulary become <unk> and are counted as OOVs, and
  * so is a literal "<unk>" in the text (as the n-gram evaluation counts it, after KenLM). A
- * literal <s> or </s> is an error naming the line: seqlm adds the markers itself.
+ * literal <s> or </s> is an error naming the line: seqlm adds the markers itself. Reversed
+ * reading (seqlm_stream_read_ex) turns each line's tokens around before its </s>.
  * Not here: cutting the stream into columns and windows (the training loop and eval.c do). */
 #include <inttypes.h>
 #include <stdlib.h>
@@ -26,6 +27,11 @@ static int push(seqlm_stream *s, size_t *cap, int32_t id) {
 
 seqlm_status seqlm_stream_read(const char *path, const seqlm_vocab *v, seqlm_unit unit,
                                seqlm_stream *out, uint64_t *oov, seqlm_error *err) {
+    return seqlm_stream_read_ex(path, v, unit, 0, out, oov, err);
+}
+
+seqlm_status seqlm_stream_read_ex(const char *path, const seqlm_vocab *v, seqlm_unit unit,
+                                  int reverse, seqlm_stream *out, uint64_t *oov, seqlm_error *err) {
     seqlm_stream s = {NULL, 0};
     size_t cap = 0;
     uint64_t n_oov = 0;
@@ -41,6 +47,7 @@ seqlm_status seqlm_stream_read(const char *path, const seqlm_vocab *v, seqlm_uni
     int rc;
     while ((rc = seqlm_reader_next(r, &line, &len, err)) == 1) {
         if (seqlm_tokenize(line, len, unit, &toks) < 0) goto nomem;
+        size_t first = s.n; /* the line's first token in the stream */
         for (size_t i = 0; i < toks.count; i++) {
             int64_t id = seqlm_vocab_find(v, seqlm_token(&toks, i));
             if (id == SEQLM_BOS || id == SEQLM_EOS) {
@@ -55,6 +62,11 @@ seqlm_status seqlm_stream_read(const char *path, const seqlm_vocab *v, seqlm_uni
                 n_oov++;
             }
             if (push(&s, &cap, (int32_t)id)) goto nomem;
+        }
+        for (size_t i = first, j = s.n; reverse && i + 1 < j; i++, j--) {
+            int32_t tmp = s.ids[i];
+            s.ids[i] = s.ids[j - 1];
+            s.ids[j - 1] = tmp;
         }
         if (push(&s, &cap, (int32_t)SEQLM_EOS)) goto nomem;
     }

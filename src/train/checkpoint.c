@@ -174,6 +174,7 @@ static void put_settings(seqlm_metadata *md, const train_run *r, const seqlm_opt
     set_i64(md, "train.threads", c->threads);
     set_u64(md, "train.checkpoint_every", c->checkpoint_every);
     set_hex(md, "train.log_interval", c->log_interval);
+    if (c->reverse) set_i64(md, "train.reverse", 1); /* absent in older checkpoints: 0 */
 
     const seqlm_optim_config *oc = &c->optim;
     set_str(md, "optim.kind", seqlm_optim_name(oc->kind));
@@ -319,6 +320,8 @@ static void get_settings(reader *rd, train_run *r, uint64_t *optim_steps) {
     c->threads = (int)get_i64(rd, "train.threads", INT32_MIN, INT32_MAX);
     c->checkpoint_every = get_u64(rd, "train.checkpoint_every");
     c->log_interval = get_hex(rd, "train.log_interval");
+    if (seqlm_metadata_get(rd->md, "train.reverse"))
+        c->reverse = (int)get_i64(rd, "train.reverse", 0, 1);
 
     seqlm_optim_config *oc = &c->optim;
     get_enum(rd, "optim.kind", parse_optim, &oc->kind);

@@ -140,12 +140,12 @@ static seqlm_status batchify(const seqlm_stream *s, int B, columns *c, seqlm_err
     return SEQLM_OK;
 }
 
-static seqlm_status read_columns(const char *path, int is_train, const seqlm_lm *m, int B,
-                                 columns *c, seqlm_error *err) {
+static seqlm_status read_columns(const char *path, int is_train, int reverse, const seqlm_lm *m,
+                                 int B, columns *c, seqlm_error *err) {
     seqlm_stream s = {0};
     uint64_t oov = 0;
     seqlm_unit unit = seqlm_lm_config_of(m)->unit;
-    if (seqlm_stream_read(path, seqlm_lm_vocab(m), unit, &s, &oov, err) != SEQLM_OK)
+    if (seqlm_stream_read_ex(path, seqlm_lm_vocab(m), unit, reverse, &s, &oov, err) != SEQLM_OK)
         return err->status;
     /* validation: up to EVAL_BATCH columns (fewer for a tiny file, as seqlm_lm_eval) */
     if (!is_train && s.n > 0 && s.n < (size_t)B) B = (int)s.n;
@@ -457,10 +457,11 @@ seqlm_status train_loop(seqlm_lm *m, train_run *r, const train_saved_state *s, s
     double t_start = now();
     seqlm_status st = SEQLM_OK;
 
-    if ((st = read_columns(cfg->train_path, 1, m, cfg->batch, &L.train, err)) != SEQLM_OK)
+    if ((st = read_columns(cfg->train_path, 1, cfg->reverse, m, cfg->batch, &L.train, err)) !=
+        SEQLM_OK)
         goto done;
-    if (cfg->valid_path &&
-        (st = read_columns(cfg->valid_path, 0, m, EVAL_BATCH, &L.valid, err)) != SEQLM_OK)
+    if (cfg->valid_path && (st = read_columns(cfg->valid_path, 0, cfg->reverse, m, EVAL_BATCH,
+                                              &L.valid, err)) != SEQLM_OK)
         goto done;
     uint64_t nwin = (L.train.steps + (size_t)cfg->bptt - 1) / (size_t)cfg->bptt;
     uint64_t planned = (uint64_t)cfg->epochs * nwin;
