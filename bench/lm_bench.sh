@@ -92,15 +92,15 @@ echo "## evaluation and generation (LSTM 2x200 on Brown, the model from the run 
 echo
 /usr/bin/time -f "%e" -o "$WORK/eval.time" "$SEQLM" eval --json --threads "$THREADS" \
     -m "$WORK/lstm-200.safetensors" "$DATA/brown/brown.valid.txt" >"$WORK/eval.json"
-"$SEQLM" sample -m "$WORK/lstm-200.safetensors" --threads 1 --count 200 --seed 1 >"$WORK/sample.txt"
-/usr/bin/time -f "%e" -o "$WORK/sample.time" "$SEQLM" sample --threads 1 \
+"$SEQLM" sample -m "$WORK/lstm-200.safetensors" --threads "$THREADS" --count 200 --seed 1 >"$WORK/sample.txt"
+/usr/bin/time -f "%e" -o "$WORK/sample.time" "$SEQLM" sample --threads "$THREADS" \
     -m "$WORK/lstm-200.safetensors" --count 200 --seed 1 >/dev/null
 t_eval=- t_gen=-
 if [ $have_torch = 1 ]; then
     LD_LIBRARY_PATH=$TORCH_BLAS /usr/bin/python3 "$SHARED/bench/torch_lm.py" --threads "$THREADS" \
         --level word --model LSTM --nlayers 2 --nhid 200 --emsize 200 --eval-only >"$WORK/eval.torch" 2>&1 &&
         t_eval=$(sed -n 's/^eval valid:.* = \([0-9]*\) tok\/s.*/\1/p' "$WORK/eval.torch")
-    LD_LIBRARY_PATH=$TORCH_BLAS /usr/bin/python3 "$SHARED/bench/torch_lm.py" --threads 1 \
+    LD_LIBRARY_PATH=$TORCH_BLAS /usr/bin/python3 "$SHARED/bench/torch_lm.py" --threads "$THREADS" \
         --level word --model LSTM --nlayers 2 --nhid 200 --emsize 200 --generate 2000 >"$WORK/gen.torch" 2>&1 &&
         t_gen=$(sed -n 's/.*generate: .* = \([0-9]*\) tok\/s.*/\1/p' "$WORK/gen.torch")
 fi
@@ -114,5 +114,5 @@ print("|---|---|---|---|")
 e = ev["tokens"] / et
 print("| perplexity of Brown valid (%d tokens, end to end) | %.0f | %s | %s |" % (ev["tokens"], e, te, "%.2fx" % (e / float(te)) if te != "-" else "-"))
 g = words / st
-print("| sampling one token at a time, 1 thread (%d tokens) | %.0f | %s | %s |" % (words, g, tg, "%.2fx" % (g / float(tg)) if tg != "-" else "-"))
+print("| sampling one token at a time (%d tokens, end to end) | %.0f | %s | %s |" % (words, g, tg, "%.2fx" % (g / float(tg)) if tg != "-" else "-"))
 PY
