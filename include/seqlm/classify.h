@@ -23,7 +23,9 @@
  * Model files are safetensors (seqlm/modelfile.h) with PyTorch-style names ("embedding.weight",
  * "rnn.weight_ih_l0", ..., "output.weight", "output.bias") and metadata "seqlm.kind" =
  * "classifier", "seqlm.classify.config" (JSON), "seqlm.vocab" (TOKEN<TAB>COUNT lines, as a
- * vocabulary file) and "seqlm.labels" (one label per line, in class-index order). */
+ * vocabulary file) and "seqlm.labels" (one label per line, in class-index order); a model with
+ * ELMo (config field elmo) also "elmo_mix.scalar_parameters", "elmo_mix.gamma" and the metadata
+ * "seqlm.elmo.path", "seqlm.elmo.fingerprint" (docs/elmo.md). */
 #ifndef SEQLM_CLASSIFY_H
 #define SEQLM_CLASSIFY_H
 

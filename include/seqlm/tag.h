@@ -166,7 +166,8 @@ size_t seqlm_tagger_n_words(const seqlm_tagger *m);
 size_t seqlm_tagger_n_chars(const seqlm_tagger *m);
 
 /* Model files: safetensors with metadata "seqlm.tagger" (config JSON), "seqlm.tagger.words",
- * "seqlm.tagger.chars", "seqlm.tagger.tags" (one entry a line). Loading a language model or a
+ * "seqlm.tagger.chars", "seqlm.tagger.tags" (one entry a line), and with ELMo "seqlm.elmo.path"
+ * and "seqlm.elmo.fingerprint". Loading a language model or a
  * classifier is an error that says what the file is. */
 seqlm_status seqlm_tagger_save(const seqlm_tagger *m, const char *path, seqlm_error *err);
 seqlm_tagger *seqlm_tagger_load(const char *path, seqlm_error *err);
