@@ -9,7 +9,9 @@
  *   (classifier) or loss and tags (tagger), and the same mix gradients;
  * - model files: the mix is saved and reloaded, the ELMo file's absolute path and fingerprint
  *   are recorded; reloading gives the same outputs; another ELMo file (fingerprint mismatch)
- *   and a missing one are errors naming both files; --elmo's override works. */
+ *   and a missing one are errors naming both files; --elmo's override works;
+ * - training moves the mix (and the tensors before it: seqlm_tag_train's optimiser once
+ *   stopped short of the registry's last tensors, the alignment padding not counted). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -105,7 +107,6 @@ static void test_token_ids(void **state) {
 }
 
 /* ---- the classifier ------------------------------------------------------------------------- */
-
 
 static seqlm_classify_data *cls_data(void) {
     seqlm_classify_data *d = seqlm_classify_data_create();
@@ -445,11 +446,40 @@ static void test_tagger_padding(void **state) {
     seqlm_tag_corpus_free(c);
 }
 
+/* Training moves the mix: the task's optimiser updates "elmo_mix.*" with the rest. */
+static void test_mix_trains(void **state) {
+    (void)state;
+    const char *elmo = random_elmo("train.st", 3, 1, 19);
+    seqlm_tag_corpus *c;
+    seqlm_tagger *m = tag_model(&c, elmo, 1);
+    seqlm_params *p = seqlm_tagger_params(m);
+    int s = seqlm_params_find(p, "elmo_mix.scalar_parameters");
+    int g = seqlm_params_find(p, "elmo_mix.gamma");
+    int e = seqlm_params_find(p, "crf.end"); /* the task's last tensor before the mix */
+    float s0[2], g0 = seqlm_params_value(p, g)[0], e0 = seqlm_params_value(p, e)[7];
+    memcpy(s0, seqlm_params_value(p, s), sizeof s0);
+    seqlm_tag_train_config tc = seqlm_tag_train_default_config();
+    tc.epochs = 2;
+    tc.batch = 2;
+    tc.threads = 1;
+    seqlm_error err;
+    assert_int_equal(seqlm_tag_train(m, c, NULL, &tc, &err), SEQLM_OK);
+    printf("==> tagger mix after training: s %g %g (from %g %g), gamma %g (from %g)\n",
+           seqlm_params_value(p, s)[0], seqlm_params_value(p, s)[1], s0[0], s0[1],
+           seqlm_params_value(p, g)[0], g0);
+    assert_true(seqlm_params_value(p, s)[0] != s0[0]);
+    assert_true(seqlm_params_value(p, g)[0] != g0);
+    assert_true(seqlm_params_value(p, e)[7] != e0);
+    seqlm_tagger_free(m);
+    seqlm_tag_corpus_free(c);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_token_ids),          cmocka_unit_test(test_classifier_gradcheck),
         cmocka_unit_test(test_classifier_padding), cmocka_unit_test(test_classifier_files),
         cmocka_unit_test(test_tagger_gradcheck),   cmocka_unit_test(test_tagger_padding),
+        cmocka_unit_test(test_mix_trains),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
