@@ -54,6 +54,11 @@ static const char classify_help[] =
     "      --min-count C        tokens seen fewer than C times in training become <unk>\n"
     "                           (default 2)\n"
     "      --lower              lower-case ASCII letters before the vocabulary lookup\n"
+    "      --elmo ELMO          add the learned scalar mix of the layers of an ELMo model\n"
+    "                           (seqlm elmo train, the same --unit; frozen) to each token's\n"
+    "                           input; the model records its path and fingerprint. eval,\n"
+    "                           predict: where that ELMo model is now (default: the recorded\n"
+    "                           path; its fingerprint is checked). See docs/elmo.md\n"
     "Training options (train, cv)\n"
     "      --optimizer O        adam (default), adamw, nadam, sgd, adagrad, rmsprop\n"
     "      --lr R               learning rate (default: the optimiser's; adam 0.001)\n"
@@ -188,7 +193,8 @@ enum {
     O_FOLDS,
     O_FOLDLIMIT,
     O_JSON,
-    O_HEADER
+    O_HEADER,
+    O_ELMO
 };
 
 #define MAX_LABEL_FILES 64
@@ -213,7 +219,8 @@ typedef struct {
     int folds, fold_limit;
     int json, header, quiet;
     const char *output, *model;
-    int model_flag; /* a model or training option was given */
+    const char *elmo; /* --elmo: train, cv: the ELMo model; eval, predict: where it is now */
+    int model_flag;   /* a model or training option was given */
     const char *model_flag_name;
 } opts;
 
@@ -261,6 +268,9 @@ static void describe(const opts *o, const seqlm_classifier *m, size_t n_train, s
             c->embedding, seqlm_pool_name(c->pool), (double)c->dropout, seqlm_unit_name(c->unit),
             seqlm_vocab_size(seqlm_classifier_vocab(m)), seqlm_classifier_labels(m, NULL), n_train,
             n_valid, seqlm_optim_name(o->tc.optim.kind), (double)o->tc.optim.lr, o->tc.batch);
+    if (seqlm_classifier_config(m)->elmo)
+        fprintf(stderr, "seqlm: ELMo %s: the mix of its layers joins the input (%d values)\n",
+                seqlm_classifier_config(m)->elmo, seqlm_classifier_config(m)->extra);
 }
 
 /* Builds, trains and returns a model on train (valid may be empty). */
@@ -469,13 +479,13 @@ static int evaluate(seqlm_classifier *m, const seqlm_classify_data *d, int batch
     return rc;
 }
 
-static seqlm_classifier *load_model(const char *path, seqlm_error *err) {
+static seqlm_classifier *load_model(const char *path, const char *elmo, seqlm_error *err) {
     if (cli_is_safetensors(path) == 0) {
         seqlm_error_set(err, SEQLM_ERR_FORMAT,
                         "%s: not a seqlm classifier (not a safetensors model file)", path);
         return NULL;
     }
-    return seqlm_classifier_load(path, NULL, err);
+    return seqlm_classifier_load_ex(path, elmo, NULL, err);
 }
 
 static int do_eval(opts *o) {
@@ -484,7 +494,7 @@ static int do_eval(opts *o) {
     if (!o->n_files && !o->n_label_files)
         return cli_usage(cmd, "no data to evaluate (FILE arguments or --label-file)");
     seqlm_error err;
-    seqlm_classifier *m = load_model(o->model, &err);
+    seqlm_classifier *m = load_model(o->model, o->elmo, &err);
     if (!m) return fail_err(&err);
     seqlm_classify_data *d = seqlm_classify_data_create();
     int rc = 0;
@@ -518,7 +528,7 @@ static int do_predict(opts *o) {
     if (!o->format_set) o->format = SEQLM_CLS_FORMAT_TEXT;
     if (!o->n_files && !o->n_label_files) o->files[o->n_files++] = "-";
     seqlm_error err;
-    seqlm_classifier *m = load_model(o->model, &err);
+    seqlm_classifier *m = load_model(o->model, o->elmo, &err);
     if (!m) return fail_err(&err);
     seqlm_classify_data *d = seqlm_classify_data_create();
     int rc = 0;
@@ -699,6 +709,7 @@ int cmd_classify(int argc, char **argv) {
                                           {"fold-limit", required_argument, 0, O_FOLDLIMIT},
                                           {"json", no_argument, 0, O_JSON},
                                           {"header", no_argument, 0, O_HEADER},
+                                          {"elmo", required_argument, 0, O_ELMO},
                                           {"output", required_argument, 0, 'o'},
                                           {"model", required_argument, 0, 'm'},
                                           {"quiet", no_argument, 0, 'q'},
@@ -907,6 +918,9 @@ int cmd_classify(int argc, char **argv) {
         case O_HEADER:
             o.header = 1;
             break;
+        case O_ELMO:
+            o.elmo = optarg;
+            break;
         case 'o':
             o.output = optarg;
             break;
@@ -942,6 +956,7 @@ int cmd_classify(int argc, char **argv) {
     if (o.header && strcmp(o.sub, "predict")) return cli_usage(cmd, "--header is for predict");
     if (o.split_id && o.format_set && o.format != SEQLM_CLS_FORMAT_NSMC)
         return cli_usage(cmd, "--split-by-id needs NSMC input (ids)");
+    if (training) o.mc.elmo = o.elmo;
     if (strcmp(o.sub, "train") == 0) return do_train(&o);
     if (strcmp(o.sub, "eval") == 0) return do_eval(&o);
     if (strcmp(o.sub, "predict") == 0) return do_predict(&o);

@@ -35,6 +35,9 @@ static const char tag_help[] =
     "      --layers N         sentence BiLSTM layers (default 1)\n"
     "      --dropout P        on the BiLSTM's input and output (default 0.5)\n"
     "      --crf              a linear-chain CRF on top (default: softmax per token)\n"
+    "      --elmo ELMO        add the learned scalar mix of the layers of an ELMo model (seqlm\n"
+    "                         elmo train, unit word; frozen) to each token's input; the model\n"
+    "                         records its path and fingerprint (docs/elmo.md)\n"
     "      --metric M         model selection: accuracy or f1 (entity F1, conlleval); default\n"
     "                         f1 when the tags are BIO/IOB2 (O, B-X, I-X), else accuracy\n"
     "      --batch N          sentences per batch (default 32)\n"
@@ -56,13 +59,15 @@ static const char tag_help[] =
     "      --json             one JSON object instead of conlleval's report\n"
     "      --batch N          sentences per batch (default 64)\n"
     "      --threads N        threads\n"
+    "      --elmo ELMO        where the model's ELMo model is now (default: the path it\n"
+    "                         records; it must be the same file: its fingerprint is checked)\n"
     "  Prints token accuracy and, for BIO tags, chunk precision, recall and F1 overall and per\n"
     "  type exactly as conlleval.pl (sentence boundaries read as O). Gold tags the model never\n"
     "  saw count as errors (a warning names the first).\n"
     "predict\n"
     "  -m, --model MODEL      a model from seqlm tag train\n"
     "  -o, --output OUT       where to write (default: standard output)\n"
-    "      --batch N, --threads N\n"
+    "      --batch N, --threads N, --elmo ELMO   as for eval\n"
     "  Writes every input line with the predicted tag appended as a new last column (separated\n"
     "  by a tab if the line has one, else a space), blank lines between sentences.\n"
     "\n"
@@ -126,6 +131,7 @@ static void on_event(void *ctx, const char *event, const double *v) {
 /* ---- shared --------------------------------------------------------------------------------- */
 
 enum {
+    O_ELMO = 200, /* apart from the rest, so that other options can be added without a clash */
     O_TRAIN = 256,
     O_VALID,
     O_COLUMN,
@@ -199,6 +205,7 @@ static int tag_train(int argc, char **argv) {
                                          {"layers", required_argument, 0, O_LAYERS},
                                          {"dropout", required_argument, 0, O_DROPOUT},
                                          {"crf", no_argument, 0, O_CRF},
+                                         {"elmo", required_argument, 0, O_ELMO},
                                          {"metric", required_argument, 0, O_METRIC},
                                          {"batch", required_argument, 0, O_BATCH},
                                          {"optimizer", required_argument, 0, O_OPTIM},
@@ -242,6 +249,9 @@ static int tag_train(int argc, char **argv) {
             break;
         case O_LOWER:
             mc.lower = 1;
+            break;
+        case O_ELMO:
+            mc.elmo = optarg;
             break;
         case O_CHARDIM:
             if (int_opt(cmd, "char-dim", optarg, 0, 1 << 12, &mc.char_dim)) return EXIT_USAGE;
@@ -385,6 +395,9 @@ static int tag_train(int argc, char **argv) {
                 mc.crf ? "CRF" : "softmax", seqlm_params_total(seqlm_tagger_params(m)),
                 seqlm_optim_name(tc.optim.kind), (double)tc.optim.lr, tc.batch, (double)tc.clip,
                 mc.metric_f1 ? "entity F1" : "token accuracy");
+        if (mc.elmo)
+            fprintf(stderr, "seqlm: ELMo %s: the mix of its layers joins the input (%d values)\n",
+                    seqlm_tagger_config_of(m)->elmo, seqlm_tagger_config_of(m)->extra_dim);
     }
     tc.on_event = on_event;
     tc.event_ctx = &prog;
@@ -437,10 +450,11 @@ static int tag_apply(int argc, char **argv, int eval) {
                                          {"json", no_argument, 0, O_JSON},
                                          {"batch", required_argument, 0, O_BATCH},
                                          {"threads", required_argument, 0, O_THREADS},
+                                         {"elmo", required_argument, 0, O_ELMO},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     const char *cmd = eval ? "tag eval" : "tag predict";
-    const char *model_path = NULL, *out_path = NULL;
+    const char *model_path = NULL, *out_path = NULL, *elmo = NULL;
     int json = 0, batch = 64, threads = 0, column = -1, c;
     while ((c = cli_getopt(argc, argv, ":m:o:h", opts, cmd)) != -1) {
         switch (c) {
@@ -455,6 +469,9 @@ static int tag_apply(int argc, char **argv, int eval) {
             break;
         case O_JSON:
             json = 1;
+            break;
+        case O_ELMO:
+            elmo = optarg;
             break;
         case O_BATCH:
             if (int_opt(cmd, "batch", optarg, 1, 1 << 16, &batch)) return EXIT_USAGE;
@@ -479,7 +496,7 @@ static int tag_apply(int argc, char **argv, int eval) {
     if (out_path && cli_check_output(out_path)) return EXIT_INPUT;
     if (threads > 0) seqlm_set_threads(threads);
     seqlm_error err;
-    seqlm_tagger *m = seqlm_tagger_load(model_path, &err);
+    seqlm_tagger *m = seqlm_tagger_load_ex(model_path, elmo, &err);
     if (!m) return cli_fail_err(&err);
     if (column < 0) column = seqlm_tagger_config_of(m)->tag_column;
     seqlm_tag_corpus *cp = seqlm_tag_corpus_read(in_path, column, eval, &err);

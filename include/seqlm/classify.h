@@ -23,7 +23,9 @@
  * Model files are safetensors (seqlm/modelfile.h) with PyTorch-style names ("embedding.weight",
  * "rnn.weight_ih_l0", ..., "output.weight", "output.bias") and metadata "seqlm.kind" =
  * "classifier", "seqlm.classify.config" (JSON), "seqlm.vocab" (TOKEN<TAB>COUNT lines, as a
- * vocabulary file) and "seqlm.labels" (one label per line, in class-index order). */
+ * vocabulary file) and "seqlm.labels" (one label per line, in class-index order); a model with
+ * ELMo (config field elmo) also "elmo_mix.scalar_parameters", "elmo_mix.gamma" and the metadata
+ * "seqlm.elmo.path", "seqlm.elmo.fingerprint" (docs/elmo.md). */
 #ifndef SEQLM_CLASSIFY_H
 #define SEQLM_CLASSIFY_H
 
@@ -119,6 +121,11 @@ typedef struct {
     seqlm_unit unit;   /* word (default) or char */
     int lower;         /* ASCII lower-casing before the vocabulary lookup */
     int extra;         /* X: extra per-token input features (0; see seqlm_classifier_input) */
+    /* An ELMo file (seqlm/elmo.h, docs/elmo.md): the learned scalar mix of its biLM's layers
+     * (parameters "elmo_mix.*", trained with the task) joins each token's input, X = its 2H
+     * (extra must be 0 at creation). Its unit must be the model's. In a created or loaded
+     * model: the absolute path of the ELMo file in use (owned by the model), NULL without. */
+    const char *elmo;
 } seqlm_classify_config;
 
 seqlm_classify_config seqlm_classify_default_config(void);
@@ -151,6 +158,12 @@ int seqlm_classifier_label_index(const seqlm_classifier *m, const char *label);
 seqlm_status seqlm_classifier_save(const seqlm_classifier *m, const char *path,
                                    const seqlm_metadata *extra, seqlm_error *err);
 seqlm_classifier *seqlm_classifier_load(const char *path, seqlm_metadata *meta, seqlm_error *err);
+/* The same, for a model trained with ELMo: the ELMo file is elmo (when not NULL) or the one its
+ * metadata records ("seqlm.elmo.path"), and must have the recorded fingerprint
+ * ("seqlm.elmo.fingerprint"); a missing or different file is an error naming both files. elmo
+ * given for a model without ELMo is an error. */
+seqlm_classifier *seqlm_classifier_load_ex(const char *path, const char *elmo, seqlm_metadata *meta,
+                                           seqlm_error *err);
 
 /* ---- running the model on batches ------------------------------------------------------------ */
 
@@ -162,6 +175,8 @@ typedef struct {
     size_t *start;  /* (n + 1) */
     int32_t *label; /* (n) class index, -1 = none */
     int max_len;
+    int32_t *elmo_ids;     /* models with ELMo: the ELMo ids, laid out as ids; else NULL */
+    uint64_t elmo_unknown; /* how many of them are <unk> */
 } seqlm_classify_encoded;
 
 /* Maps the labels of data to the model's classes: a label the model does not know is an error
@@ -178,7 +193,8 @@ seqlm_classify_work *seqlm_classify_work_create(seqlm_classifier *m, int T_max, 
                                                 seqlm_error *err);
 void seqlm_classify_work_free(seqlm_classify_work *w);
 
-/* One batch: B sentences, ids (T, B) seq-first padded with anything, lengths (B) in [1, T],
+/* One batch (models without ELMo): B sentences, ids (T, B) seq-first padded with anything,
+ * lengths (B) in [1, T],
  * targets (B) class indices (-100 = ignored, or targets NULL). Writes logits (B, C) when not
  * NULL; returns the mean cross-entropy over the counted targets (0 without targets). training:
  * dropout on (with rng); backward: accumulate parameter gradients of that mean. */

@@ -141,6 +141,11 @@ typedef struct {
     int extra_dim;  /* X per-token extra features (ELMo); 0 today */
     int metric_f1;  /* model selection by entity F1 (BIO tags) instead of accuracy */
     int tag_column; /* the column the model was trained with (0 = last) */
+    /* An ELMo file (seqlm/elmo.h, docs/elmo.md) of unit word: the learned scalar mix of its
+     * biLM's layers (parameters "elmo_mix.*", trained with the tagger) is the extra block, X =
+     * its 2H (extra_dim must be 0 at creation). In a created or loaded model: the absolute path
+     * of the ELMo file in use (owned by the model), NULL without. */
+    const char *elmo;
 } seqlm_tagger_config;
 
 seqlm_tagger_config seqlm_tagger_default_config(void);
@@ -161,10 +166,15 @@ size_t seqlm_tagger_n_words(const seqlm_tagger *m);
 size_t seqlm_tagger_n_chars(const seqlm_tagger *m);
 
 /* Model files: safetensors with metadata "seqlm.tagger" (config JSON), "seqlm.tagger.words",
- * "seqlm.tagger.chars", "seqlm.tagger.tags" (one entry a line). Loading a language model or a
+ * "seqlm.tagger.chars", "seqlm.tagger.tags" (one entry a line), and with ELMo "seqlm.elmo.path"
+ * and "seqlm.elmo.fingerprint". Loading a language model or a
  * classifier is an error that says what the file is. */
 seqlm_status seqlm_tagger_save(const seqlm_tagger *m, const char *path, seqlm_error *err);
 seqlm_tagger *seqlm_tagger_load(const char *path, seqlm_error *err);
+/* The same, for a model trained with ELMo: the ELMo file is elmo (when not NULL) or the one its
+ * metadata records ("seqlm.elmo.path"), and must have the recorded fingerprint; a missing or
+ * different file is an error naming both. elmo given for a model without ELMo is an error. */
+seqlm_tagger *seqlm_tagger_load_ex(const char *path, const char *elmo, seqlm_error *err);
 
 /* A batch prepared from corpus sentences (ids resolved through the model's vocabularies). */
 typedef struct seqlm_tag_batch seqlm_tag_batch;
@@ -184,7 +194,8 @@ int seqlm_tag_batch_B(const seqlm_tag_batch *b);
 /* Forward (and with train set, backward: gradients ACCUMULATE into the model's params) on a
  * batch; returns the summed loss (NLL of the CRF, or cross-entropy) over the batch's tokens
  * times `scale` for the gradients. extra: (T, B, X) features when cfg.extra_dim > 0 (else NULL);
- * dextra receives their gradient (may be NULL). Tokens whose tag is unknown to the model (-1)
+ * dextra receives their gradient (may be NULL). A model with ELMo makes its extra block itself
+ * (extra and dextra NULL). Tokens whose tag is unknown to the model (-1)
  * are left out of the softmax loss; a CRF sentence with one is left out of the loss. */
 double seqlm_tagger_loss(seqlm_tagger *m, seqlm_tag_batch *b, const float *extra, float *dextra,
                          int train, float scale, seqlm_rng *rng, seqlm_error *err);

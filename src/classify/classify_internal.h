@@ -4,6 +4,7 @@
 #ifndef SEQLM_CLASSIFY_INTERNAL_H
 #define SEQLM_CLASSIFY_INTERNAL_H
 
+#include "elmo/features.h"
 #include "seqlm/classify.h"
 
 struct seqlm_classifier {
@@ -15,6 +16,7 @@ struct seqlm_classifier {
     seqlm_embedding emb; /* "embedding" (V, E) */
     seqlm_rnn_stack rnn; /* "rnn" */
     seqlm_linear out;    /* "output" (C, F) */
+    elmo_features *elmo; /* owned; NULL without ELMo ("elmo_mix.*" registered last) */
 };
 
 struct seqlm_classify_work {
@@ -39,6 +41,14 @@ double classify_batch_ex(seqlm_classifier *m, seqlm_classify_work *w, const int3
                          const float *extra, const int32_t *lengths, int T, int B,
                          const int32_t *targets, int training, int backward, seqlm_rng *rng,
                          float *logits, float *dextra);
+
+/* One batch of any model: with ELMo, eids (T, B) are the ELMo ids of the batch (laid out as ids)
+ * and the mix of the biLM's layers is the extra block (its gradients accumulated with backward);
+ * without, seqlm_classify_batch. NaN when out of memory (err set). */
+double classify_batch_any(seqlm_classifier *m, seqlm_classify_work *w, const int32_t *ids,
+                          const int32_t *eids, const int32_t *lengths, int T, int B,
+                          const int32_t *targets, int training, int backward, seqlm_rng *rng,
+                          float *logits, seqlm_error *err);
 
 /* Tokenises text as the model does (cfg->unit, cfg->lower); scratch is grown as needed. Returns
  * the token count or -1 when out of memory. */

@@ -81,24 +81,31 @@ static seqlm_status check_config(const seqlm_classify_config *c, size_t n_labels
 
 /* ---- create, free, reset ------------------------------------------------------------------- */
 
-seqlm_classifier *seqlm_classifier_create(const seqlm_classify_config *cfg, seqlm_vocab *vocab,
-                                          const char *const *labels, size_t n_labels,
-                                          seqlm_error *err) {
+/* seqlm_classifier_create with the ELMo features f (owned from here on; may be NULL), which
+ * make the extra block. */
+static seqlm_classifier *create_with(const seqlm_classify_config *cfg, seqlm_vocab *vocab,
+                                     const char *const *labels, size_t n_labels, elmo_features *f,
+                                     seqlm_error *err) {
     if (check_config(cfg, n_labels, err) != SEQLM_OK) {
         seqlm_vocab_free(vocab);
+        elmo_features_free(f);
         return NULL;
     }
     seqlm_classifier *m = calloc(1, sizeof *m);
     if (!m) {
         seqlm_vocab_free(vocab);
+        elmo_features_free(f);
         seqlm_error_set(err, SEQLM_ERR_NOMEM, "out of memory");
         return NULL;
     }
     m->cfg = *cfg;
+    m->elmo = f;
+    m->cfg.elmo = f ? elmo_features_path(f) : NULL;
+    if (f) m->cfg.extra = elmo_features_dim(f);
     m->vocab = vocab;
     m->V = (int)seqlm_vocab_size(vocab);
     m->C = (int)n_labels;
-    m->I = cfg->embedding + cfg->extra;
+    m->I = m->cfg.embedding + m->cfg.extra;
     m->D = cfg->bidirectional ? 2 : 1;
     m->F = m->D * cfg->hidden;
     m->labels = calloc(n_labels, sizeof *m->labels);
@@ -122,13 +129,31 @@ seqlm_classifier *seqlm_classifier_create(const seqlm_classify_config *cfg, seql
     ok = ok && seqlm_embedding_init(&m->emb, m->p, "embedding", m->V, cfg->embedding) == 0 &&
          seqlm_rnn_stack_init(&m->rnn, m->p, "rnn", cfg->cell, m->I, cfg->hidden, cfg->layers,
                               cfg->bidirectional, cfg->dropout) == 0 &&
-         seqlm_linear_init(&m->out, m->p, "output", m->F, m->C, 1) == 0;
+         seqlm_linear_init(&m->out, m->p, "output", m->F, m->C, 1) == 0 &&
+         (!f || elmo_features_register(f, m->p) == 0);
     if (!ok || seqlm_params_alloc(m->p, err) != SEQLM_OK) {
         if (!ok) seqlm_error_set(err, SEQLM_ERR_NOMEM, "out of memory building the classifier");
         seqlm_classifier_free(m);
         return NULL;
     }
+    if (f) elmo_features_reset(f);
     return m;
+}
+
+seqlm_classifier *seqlm_classifier_create(const seqlm_classify_config *cfg, seqlm_vocab *vocab,
+                                          const char *const *labels, size_t n_labels,
+                                          seqlm_error *err) {
+    elmo_features *f = NULL;
+    if (cfg->elmo && cfg->extra) {
+        seqlm_vocab_free(vocab);
+        seqlm_error_set(err, SEQLM_ERR_ARG, "ELMo makes the extra features: extra must be 0");
+        return NULL;
+    }
+    if (cfg->elmo && !(f = elmo_features_open(cfg->elmo, cfg->unit, err))) {
+        seqlm_vocab_free(vocab);
+        return NULL;
+    }
+    return create_with(cfg, vocab, labels, n_labels, f, err);
 }
 
 void seqlm_classifier_free(seqlm_classifier *m) {
@@ -138,6 +163,7 @@ void seqlm_classifier_free(seqlm_classifier *m) {
         for (int i = 0; i < m->C; i++) free(m->labels[i]);
     free(m->labels);
     seqlm_params_free(m->p);
+    elmo_features_free(m->elmo);
     free(m);
 }
 
@@ -145,6 +171,7 @@ void seqlm_classifier_reset(seqlm_classifier *m, seqlm_rng *rng) {
     seqlm_embedding_reset(&m->emb, m->p, rng);
     seqlm_rnn_stack_reset(&m->rnn, m->p, rng);
     seqlm_linear_reset(&m->out, m->p, rng);
+    if (m->elmo) elmo_features_reset(m->elmo);
 }
 
 const seqlm_classify_config *seqlm_classifier_config(const seqlm_classifier *m) {
@@ -247,11 +274,12 @@ seqlm_status seqlm_classify_encode(const seqlm_classifier *m, const seqlm_classi
     out->ids = malloc(cap * sizeof *out->ids);
     out->start = malloc((data->n + 1) * sizeof *out->start);
     out->label = malloc((data->n + 1) * sizeof *out->label);
-    seqlm_tokens tok = {0};
+    if (m->elmo) out->elmo_ids = malloc(cap * sizeof *out->elmo_ids);
+    seqlm_tokens tok = {0}, etok = {0};
     char *scratch = NULL;
     size_t scap = 0;
     seqlm_status st = SEQLM_OK;
-    if (!map || !out->ids || !out->start || !out->label) goto nomem;
+    if (!map || !out->ids || !out->start || !out->label || (m->elmo && !out->elmo_ids)) goto nomem;
     for (size_t k = 0; k < data->n_labels; k++)
         map[k] = seqlm_classifier_label_index(m, data->labels[k]);
     for (size_t i = 0; i < data->n; i++) {
@@ -277,6 +305,23 @@ seqlm_status seqlm_classify_encode(const seqlm_classifier *m, const seqlm_classi
             int32_t *p = realloc(out->ids, cap * sizeof *p);
             if (!p) goto nomem;
             out->ids = p;
+            if (m->elmo) {
+                if (!(p = realloc(out->elmo_ids, cap * sizeof *p))) goto nomem;
+                out->elmo_ids = p;
+            }
+        }
+        if (m->elmo) {
+            /* ELMo reads the text's own tokens: the model's unit, without --lower (its ids
+             * fall back to the lower-cased form themselves); an empty text is one <unk> */
+            size_t at = used;
+            const char *text = data->text[i];
+            int ne = seqlm_tokenize(text, strlen(text), m->cfg.unit, &etok);
+            if (ne < 0) goto nomem;
+            SEQLM_ASSERT(ne == n);
+            for (int k = 0; k < ne; k++)
+                out->elmo_ids[at++] =
+                    elmo_features_id(m->elmo, seqlm_token(&etok, k), &out->elmo_unknown);
+            if (ne == 0) out->elmo_ids[at] = (int32_t)SEQLM_UNK;
         }
         out->start[i] = used;
         for (int k = 0; k < n; k++)
@@ -291,6 +336,7 @@ nomem:
 done:
     free(map);
     seqlm_tokens_free(&tok);
+    seqlm_tokens_free(&etok);
     free(scratch);
     if (st != SEQLM_OK) seqlm_classify_encoded_free(out);
     return st;
@@ -300,6 +346,7 @@ void seqlm_classify_encoded_free(seqlm_classify_encoded *e) {
     free(e->ids);
     free(e->start);
     free(e->label);
+    free(e->elmo_ids);
     memset(e, 0, sizeof *e);
 }
 
@@ -498,10 +545,26 @@ double classify_batch_ex(seqlm_classifier *m, seqlm_classify_work *w, const int3
     return loss;
 }
 
+double classify_batch_any(seqlm_classifier *m, seqlm_classify_work *w, const int32_t *ids,
+                          const int32_t *eids, const int32_t *lengths, int T, int B,
+                          const int32_t *targets, int training, int backward, seqlm_rng *rng,
+                          float *logits, seqlm_error *err) {
+    if (!m->elmo)
+        return classify_batch_ex(m, w, ids, NULL, lengths, T, B, targets, training, backward, rng,
+                                 logits, NULL);
+    const float *x = elmo_features_forward(m->elmo, eids, lengths, T, B, err);
+    if (!x) return NAN;
+    backward = backward && targets;
+    double loss = classify_batch_ex(m, w, ids, x, lengths, T, B, targets, training, backward, rng,
+                                    logits, backward ? elmo_features_grad(m->elmo) : NULL);
+    if (backward) elmo_features_backward(m->elmo);
+    return loss;
+}
+
 double seqlm_classify_batch(seqlm_classifier *m, seqlm_classify_work *w, const int32_t *ids,
                             const int32_t *lengths, int T, int B, const int32_t *targets,
                             int training, int backward, seqlm_rng *rng, float *logits) {
-    SEQLM_ASSERT(m->cfg.extra == 0);
+    SEQLM_ASSERT(m->cfg.extra == 0 && !m->elmo);
     return classify_batch_ex(m, w, ids, NULL, lengths, T, B, targets, training, backward, rng,
                              logits, NULL);
 }
@@ -542,6 +605,7 @@ seqlm_status seqlm_classifier_save(const seqlm_classifier *m, const char *path,
     seqlm_metadata_set(&meta, "seqlm.classify.config", cfg);
     seqlm_metadata_set(&meta, "seqlm.vocab", voc);
     seqlm_metadata_set(&meta, "seqlm.labels", labels);
+    if (m->elmo) elmo_features_metadata(m->elmo, &meta);
     st = seqlm_safetensors_write(path, m->p, &meta, err);
 done:
     free(cfg);
@@ -618,6 +682,13 @@ done:
 }
 
 seqlm_classifier *seqlm_classifier_load(const char *path, seqlm_metadata *meta, seqlm_error *err) {
+    return seqlm_classifier_load_ex(path, NULL, meta, err);
+}
+
+seqlm_classifier *seqlm_classifier_load_ex(const char *path, const char *elmo, seqlm_metadata *meta,
+                                           seqlm_error *err) {
+    seqlm_error local;
+    if (!err) err = &local; /* elmo_features_reopen's status tells "no ELMo" from a failure */
     seqlm_metadata md = {0};
     seqlm_classifier *m = NULL;
     char **labels = NULL;
@@ -665,9 +736,27 @@ seqlm_classifier *seqlm_classifier_load(const char *path, seqlm_metadata *meta, 
         n_labels++;
         p += l + (nl ? 1 : 0);
     }
+    elmo_features *f = elmo_features_reopen(&md, path, elmo, cfg.unit, err);
+    if (!f && err && err->status != SEQLM_OK) goto done;
+    if (!f && elmo) {
+        seqlm_error_set(err, SEQLM_ERR_ARG, "%s was trained without ELMo: --elmo %s does not apply",
+                        path, elmo);
+        goto done;
+    }
+    if (f && cfg.extra != elmo_features_dim(f)) {
+        seqlm_error_set(err, SEQLM_ERR_FORMAT,
+                        "%s: %d extra features, but its ELMo model %s has %d", path, cfg.extra,
+                        elmo_features_path(f), elmo_features_dim(f));
+        elmo_features_free(f);
+        goto done;
+    }
+    if (f) cfg.extra = 0;
     seqlm_vocab *v = lm_parse_vocab(path, voc_text, err);
-    if (!v) goto done;
-    m = seqlm_classifier_create(&cfg, v, (const char *const *)labels, n_labels, err);
+    if (!v) {
+        elmo_features_free(f);
+        goto done;
+    }
+    m = create_with(&cfg, v, (const char *const *)labels, n_labels, f, err);
     if (!m) {
         seqlm_error_prefix(err, "%s", path);
         goto done;

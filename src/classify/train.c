@@ -90,9 +90,10 @@ static size_t make_batches(const seqlm_classify_encoded *e, int batch, seqlm_rng
     return nb;
 }
 
-/* Lays out sentences idx[0..B) seq-first: ids (T, B), lengths (B), targets (B). Returns T. */
+/* Lays out sentences idx[0..B) seq-first: ids (T, B), lengths (B), targets (B), and the ELMo ids
+ * (T, B) into eids when e has them. Returns T. */
 static int gather(const seqlm_classify_encoded *e, const size_t *idx, int B, int32_t *ids,
-                  int32_t *lengths, int32_t *targets) {
+                  int32_t *eids, int32_t *lengths, int32_t *targets) {
     int T = 0;
     for (int b = 0; b < B; b++) {
         size_t i = idx[b];
@@ -103,6 +104,10 @@ static int gather(const seqlm_classify_encoded *e, const size_t *idx, int B, int
     for (int b = 0; b < B; b++) {
         const int32_t *s = e->ids + e->start[idx[b]];
         for (int t = 0; t < T; t++) ids[(size_t)t * B + b] = t < lengths[b] ? s[t] : 0;
+        if (e->elmo_ids) {
+            s = e->elmo_ids + e->start[idx[b]];
+            for (int t = 0; t < T; t++) eids[(size_t)t * B + b] = t < lengths[b] ? s[t] : 0;
+        }
     }
     return T;
 }
@@ -118,22 +123,24 @@ static int argmax(const float *x, int n) {
  */
 
 typedef struct {
-    int32_t *ids, *lengths, *targets;
+    int32_t *ids, *eids, *lengths, *targets; /* eids: ELMo ids (T_max, B) */
     float *logits;
     size_t *idx;
 } batch_buf;
 
 static int batch_buf_init(batch_buf *b, int T_max, int B, int C, size_t n) {
     b->ids = malloc((size_t)T_max * B * sizeof *b->ids);
+    b->eids = malloc((size_t)T_max * B * sizeof *b->eids);
     b->lengths = malloc((size_t)B * sizeof *b->lengths);
     b->targets = malloc((size_t)B * sizeof *b->targets);
     b->logits = malloc((size_t)B * C * sizeof *b->logits);
     b->idx = malloc((n ? n : 1) * sizeof *b->idx);
-    return b->ids && b->lengths && b->targets && b->logits && b->idx ? 0 : -1;
+    return b->ids && b->eids && b->lengths && b->targets && b->logits && b->idx ? 0 : -1;
 }
 
 static void batch_buf_free(batch_buf *b) {
     free(b->ids);
+    free(b->eids);
     free(b->lengths);
     free(b->targets);
     free(b->logits);
@@ -141,9 +148,11 @@ static void batch_buf_free(batch_buf *b) {
 }
 
 /* Runs the model (no dropout) over e in length order: mean loss and accuracy over labelled
- * sentences (NaN if none), and probabilities into probs (n, C) when not NULL. */
-static void evaluate(seqlm_classifier *m, seqlm_classify_work *w, const seqlm_classify_encoded *e,
-                     int batch, batch_buf *bb, float *probs, double *loss, double *acc) {
+ * sentences (NaN if none), and probabilities into probs (n, C) when not NULL. -1 when out of
+ * memory (err set). */
+static int evaluate(seqlm_classifier *m, seqlm_classify_work *w, const seqlm_classify_encoded *e,
+                    int batch, batch_buf *bb, float *probs, double *loss, double *acc,
+                    seqlm_error *err) {
     const int C = m->C;
     for (size_t i = 0; i < e->n; i++) bb->idx[i] = i;
     sort_by_length(e, bb->idx, e->n);
@@ -151,8 +160,10 @@ static void evaluate(seqlm_classifier *m, seqlm_classify_work *w, const seqlm_cl
     uint64_t counted = 0, correct = 0;
     for (size_t s = 0; s < e->n; s += (size_t)batch) {
         int B = (int)(e->n - s < (size_t)batch ? e->n - s : (size_t)batch);
-        int T = gather(e, bb->idx + s, B, bb->ids, bb->lengths, bb->targets);
-        seqlm_classify_batch(m, w, bb->ids, bb->lengths, T, B, NULL, 0, 0, NULL, bb->logits);
+        int T = gather(e, bb->idx + s, B, bb->ids, bb->eids, bb->lengths, bb->targets);
+        if (isnan(classify_batch_any(m, w, bb->ids, bb->eids, bb->lengths, T, B, NULL, 0, 0, NULL,
+                                     bb->logits, err)))
+            return -1;
         for (int b = 0; b < B; b++) {
             const float *lg = bb->logits + (size_t)b * C;
             if (probs) seqlm_softmax_rows(probs + bb->idx[s + b] * C, lg, 1, (size_t)C);
@@ -167,6 +178,7 @@ static void evaluate(seqlm_classifier *m, seqlm_classify_work *w, const seqlm_cl
     }
     *loss = counted ? nll / (double)counted : NAN;
     *acc = counted ? (double)correct / (double)counted : NAN;
+    return 0;
 }
 
 /* ---- the log ------------------------------------------------------------------------------- */
@@ -217,7 +229,7 @@ seqlm_status seqlm_classify_train(seqlm_classifier *m, const seqlm_classify_data
                                   const seqlm_classify_data *valid,
                                   const seqlm_classify_train_config *cfg,
                                   seqlm_classify_train_result *res, seqlm_error *err) {
-    if (m->cfg.extra)
+    if (m->cfg.extra && !m->elmo)
         return seqlm_error_set(err, SEQLM_ERR_ARG,
                                "a model with extra input features is trained by its caller "
                                "through the batch interface");
@@ -293,10 +305,14 @@ seqlm_status seqlm_classify_train(seqlm_classifier *m, const seqlm_classify_data
             }
             double ts = now();
             int B = (int)(bstart[k + 1] - bstart[k]);
-            int T = gather(&tr, order + bstart[k], B, bb.ids, bb.lengths, bb.targets);
+            int T = gather(&tr, order + bstart[k], B, bb.ids, bb.eids, bb.lengths, bb.targets);
             seqlm_params_zero_grad(p);
-            double loss = seqlm_classify_batch(m, w, bb.ids, bb.lengths, T, B, bb.targets, 1, 1,
-                                               &rng, bb.logits);
+            double loss = classify_batch_any(m, w, bb.ids, bb.eids, bb.lengths, T, B, bb.targets, 1,
+                                             1, &rng, bb.logits, err);
+            if (isnan(loss) && err && err->status == SEQLM_ERR_NOMEM) {
+                st = SEQLM_ERR_NOMEM;
+                goto done;
+            }
             if (!isfinite(loss)) {
                 st = seqlm_error_set(err, SEQLM_ERR_DATA,
                                      "the training loss became %g in epoch %d: try a lower --lr "
@@ -348,7 +364,10 @@ seqlm_status seqlm_classify_train(seqlm_classifier *m, const seqlm_classify_data
         e.acc = ep_n ? (double)ep_correct / (double)ep_n : NAN;
         r.epochs = epoch;
         if (va.n) {
-            evaluate(m, w, &va, cfg->eval_batch, &bb, NULL, &e.valid_loss, &e.valid_acc);
+            if (evaluate(m, w, &va, cfg->eval_batch, &bb, NULL, &e.valid_loss, &e.valid_acc, err)) {
+                st = err ? err->status : SEQLM_ERR_NOMEM;
+                goto done;
+            }
             int better = r.best_epoch == 0 || e.valid_acc > r.best_valid_acc ||
                          (e.valid_acc == r.best_valid_acc && e.valid_loss < r.best_valid_loss);
             if (better) {
@@ -420,7 +439,7 @@ done:
 
 seqlm_status seqlm_classify_predict(seqlm_classifier *m, const seqlm_classify_data *data, int batch,
                                     float *probs, double *sents_per_s, seqlm_error *err) {
-    if (m->cfg.extra)
+    if (m->cfg.extra && !m->elmo)
         return seqlm_error_set(err, SEQLM_ERR_ARG,
                                "a model with extra input features predicts through the batch "
                                "interface");
@@ -441,7 +460,8 @@ seqlm_status seqlm_classify_predict(seqlm_classifier *m, const seqlm_classify_da
         st = seqlm_error_set(err, SEQLM_ERR_NOMEM, "out of memory for prediction");
     } else {
         double t0 = now(), loss, acc;
-        evaluate(m, w, &e, B, &bb, probs, &loss, &acc);
+        if (evaluate(m, w, &e, B, &bb, probs, &loss, &acc, err))
+            st = err ? err->status : SEQLM_ERR_NOMEM;
         double dt = now() - t0;
         if (sents_per_s) *sents_per_s = dt > 0 ? (double)e.n / dt : NAN;
     }

@@ -22,6 +22,7 @@
 
 #include <cJSON.h>
 
+#include "elmo/features.h"
 #include "seqlm/kernels.h"
 #include "seqlm/modelfile.h"
 #include "seqlm/tag.h"
@@ -38,6 +39,7 @@ struct seqlm_tagger {
     int trans, start,
         end; /* CRF: (K, K) "crf.transitions" [from][to], (K) "crf.start", "crf.end" */
     int K, Din;
+    elmo_features *elmo; /* owned; NULL without ELMo ("elmo_mix.*" registered last) */
     /* scratch, sized for (T_max, B_max, U_max, Tc_max) */
     int T_max, B_max, U_max, Tc_max;
     float *x, *dx; /* (T, B, Din) */
@@ -61,6 +63,7 @@ struct seqlm_tag_batch {
     int32_t *cid;    /* (Tc, U) char ids */
     int32_t *clen;   /* (U) */
     uint32_t *utype; /* (U) corpus type of each distinct word */
+    int32_t *eid;    /* (T, B) ELMo ids (models with ELMo) */
     size_t cap_tb, cap_b, cap_u, cap_cu;
     int has_unknown_tag;
 };
@@ -75,6 +78,7 @@ struct seqlm_tag_map {
     uint32_t *stamp; /* (n_types) batch stamps for distinct-word finding */
     int32_t *slot;   /* (n_types) */
     uint32_t cur;
+    int32_t *eword; /* (n_types) ELMo ids (models with ELMo) */
 };
 
 seqlm_tagger_config seqlm_tagger_default_config(void) {
@@ -118,6 +122,11 @@ static void lower_word(const char *s, char *buf, size_t cap) {
 
 static seqlm_tagger *build(const seqlm_tagger_config *cfg, seqlm_tagger *m, seqlm_error *err) {
     m->cfg = *cfg;
+    if (m->elmo) {
+        m->cfg.elmo = elmo_features_path(m->elmo);
+        m->cfg.extra_dim = elmo_features_dim(m->elmo);
+    }
+    cfg = &m->cfg;
     m->K = (int)m->tags.n;
     if (m->K < 1) {
         seqlm_error_set(err, SEQLM_ERR_DATA, "no tags in the training data");
@@ -145,6 +154,7 @@ static seqlm_tagger *build(const seqlm_tagger_config *cfg, seqlm_tagger *m, seql
         m->end = seqlm_params_add(m->p, "crf.end", 1, (int64_t[]){m->K});
         bad |= m->trans < 0 || m->start < 0 || m->end < 0;
     }
+    if (m->elmo) bad |= elmo_features_register(m->elmo, m->p) != 0;
     if (bad) {
         seqlm_error_set(err, SEQLM_ERR_ARG,
                         "cannot build the tagger (sizes: embedding %d, char %d/%d, hidden %d, "
@@ -154,6 +164,7 @@ static seqlm_tagger *build(const seqlm_tagger_config *cfg, seqlm_tagger *m, seql
         goto fail;
     }
     if (seqlm_params_alloc(m->p, err) != SEQLM_OK) goto fail;
+    if (m->elmo) elmo_features_reset(m->elmo);
     return m;
 nomem:
     seqlm_error_set(err, SEQLM_ERR_NOMEM, "out of memory");
@@ -179,8 +190,16 @@ seqlm_tagger *seqlm_tagger_create_from(const seqlm_tagger_config *cfg,
         seqlm_error_set(err, SEQLM_ERR_DATA, "%s: no tagged tokens", train->path);
         return NULL;
     }
+    if (cfg->elmo && cfg->extra_dim) {
+        seqlm_error_set(err, SEQLM_ERR_ARG, "ELMo makes the extra features: extra_dim must be 0");
+        return NULL;
+    }
     seqlm_tagger *m = calloc(1, sizeof *m);
     if (!m) goto nomem;
+    if (cfg->elmo && !(m->elmo = elmo_features_open(cfg->elmo, SEQLM_UNIT_WORD, err))) {
+        free(m);
+        return NULL;
+    }
     strmap_init(&m->words);
     strmap_init(&m->chars);
     strmap_init(&m->tags);
@@ -253,6 +272,7 @@ void seqlm_tagger_free(seqlm_tagger *m) {
     strmap_free(&m->words);
     strmap_free(&m->chars);
     strmap_free(&m->tags);
+    elmo_features_free(m->elmo);
     free(m);
 }
 
@@ -264,6 +284,7 @@ void seqlm_tagger_reset(seqlm_tagger *m, seqlm_rng *rng) {
     }
     seqlm_rnn_stack_reset(&m->lstm, m->p, rng);
     seqlm_linear_reset(&m->out, m->p, rng);
+    if (m->elmo) elmo_features_reset(m->elmo);
     if (m->cfg.crf) {
         memset(seqlm_params_value(m->p, m->trans), 0, (size_t)m->K * m->K * sizeof(float));
         memset(seqlm_params_value(m->p, m->start), 0, (size_t)m->K * sizeof(float));
@@ -378,6 +399,14 @@ seqlm_tag_map *seqlm_tag_map_create(const seqlm_tagger *m, const seqlm_tag_corpu
         map->clen[t] = (int32_t)k;
     }
     free(starts);
+    if (m->elmo) { /* the token as written; elmo_features_id tries its lower-cased form */
+        if (!(map->eword = malloc(nt * sizeof *map->eword))) {
+            seqlm_tag_map_free(map);
+            return NULL;
+        }
+        for (size_t t = 0; t < c->n_types; t++)
+            map->eword[t] = elmo_features_id(m->elmo, c->types[t], NULL);
+    }
     for (size_t t = 0; t < c->n_tags; t++) {
         int64_t id = strmap_find(&m->tags, c->tag_names[t], strlen(c->tag_names[t]));
         map->tag[t] = id < 0 ? -1 : (int32_t)id;
@@ -394,6 +423,7 @@ void seqlm_tag_map_free(seqlm_tag_map *map) {
     free(map->tag);
     free(map->stamp);
     free(map->slot);
+    free(map->eword);
     free(map);
 }
 
@@ -412,6 +442,7 @@ void seqlm_tag_batch_free(seqlm_tag_batch *b) {
     free(b->cid);
     free(b->clen);
     free(b->utype);
+    free(b->eid);
     free(b);
 }
 
@@ -446,6 +477,7 @@ int seqlm_tag_batch_fill(seqlm_tag_batch *b, const seqlm_tagger *m, const seqlm_
     GROW(b->target, b->cap_tb, tb);
     GROW(b->uniq, b->cap_tb, tb);
     GROW(b->tok, b->cap_tb, tb);
+    GROW(b->eid, b->cap_tb, tb);
     if (tb > b->cap_tb) b->cap_tb = tb;
     GROW(b->len, b->cap_b, (size_t)n);
     if ((size_t)n > b->cap_b) b->cap_b = (size_t)n;
@@ -472,12 +504,14 @@ int seqlm_tag_batch_fill(seqlm_tag_batch *b, const seqlm_tagger *m, const seqlm_
                 b->target[k] = -100;
                 b->uniq[k] = -1;
                 b->tok[k] = SIZE_MAX;
+                b->eid[k] = 0;
                 continue;
             }
             size_t tok = s0 + (size_t)t;
             uint32_t ty = c->type[tok];
             b->tok[k] = tok;
             b->word[k] = map->word[ty];
+            b->eid[k] = map->eword ? map->eword[ty] : 0;
             int32_t tg = c->tag[tok] >= 0 ? map->tag[c->tag[tok]] : -1;
             if (c->has_tags && tg < 0) b->has_unknown_tag = 1;
             b->tag[k] = tg;
@@ -571,6 +605,7 @@ static int forward(seqlm_tagger *m, const seqlm_tag_batch *b, const float *extra
                    seqlm_rng *rng) {
     if (ensure(m, b->T, b->B, b->U, b->Tc)) return -1;
     const int T = b->T, B = b->B;
+    if (m->elmo && !(extra = elmo_features_forward(m->elmo, b->eid, b->len, T, B, NULL))) return -1;
     const size_t tb = (size_t)T * B, H2 = 2 * (size_t)m->cfg.hidden;
     if (m->cfg.char_dim > 0 && b->U > 0) {
         seqlm_embedding_forward(&m->cemb, m->p, b->cid, (size_t)b->Tc * b->U, m->cx);
@@ -623,7 +658,8 @@ double seqlm_tagger_loss(seqlm_tagger *m, seqlm_tag_batch *b, const float *extra
     memset(m->dx, 0, tb * m->Din * sizeof(float));
     seqlm_rnn_stack_backward(&m->lstm, m->p, m->sc, m->dy, NULL, NULL, m->dx, NULL, NULL);
     if (rate > 0) seqlm_dropout_backward(m->dx, m->xmask, tb * m->Din, rate);
-    input_backward(m, b, dextra);
+    input_backward(m, b, m->elmo ? elmo_features_grad(m->elmo) : dextra);
+    if (m->elmo) elmo_features_backward(m->elmo);
     return loss;
 }
 
@@ -786,6 +822,7 @@ seqlm_status seqlm_tagger_save(const seqlm_tagger *m, const char *path, seqlm_er
         seqlm_metadata_set(&meta, "seqlm.tagger.words", w);
         seqlm_metadata_set(&meta, "seqlm.tagger.chars", ch);
         seqlm_metadata_set(&meta, "seqlm.tagger.tags", tg);
+        if (m->elmo) elmo_features_metadata(m->elmo, &meta);
         st = seqlm_safetensors_write(path, m->p, &meta, err);
     }
     free(w);
@@ -804,6 +841,12 @@ static int jint(const cJSON *o, const char *key, int *out) {
 }
 
 seqlm_tagger *seqlm_tagger_load(const char *path, seqlm_error *err) {
+    return seqlm_tagger_load_ex(path, NULL, err);
+}
+
+seqlm_tagger *seqlm_tagger_load_ex(const char *path, const char *elmo, seqlm_error *err) {
+    seqlm_error local;
+    if (!err) err = &local; /* elmo_features_reopen's status tells "no ELMo" from a failure */
     seqlm_metadata meta = {0};
     seqlm_params *file = seqlm_safetensors_read(path, &meta, err);
     seqlm_tagger *m = NULL;
@@ -851,6 +894,23 @@ seqlm_tagger *seqlm_tagger_load(const char *path, seqlm_error *err) {
     m = calloc(1, sizeof *m);
     if (!m) {
         seqlm_error_set(err, SEQLM_ERR_NOMEM, "%s: out of memory", path);
+        goto done;
+    }
+    m->elmo = elmo_features_reopen(&meta, path, elmo, SEQLM_UNIT_WORD, err);
+    if (!m->elmo && (err->status != SEQLM_OK || elmo)) {
+        if (err->status == SEQLM_OK)
+            seqlm_error_set(err, SEQLM_ERR_ARG,
+                            "%s was trained without ELMo: --elmo %s does not apply", path, elmo);
+        free(m);
+        m = NULL;
+        goto done;
+    }
+    if (m->elmo && c.extra_dim != elmo_features_dim(m->elmo)) {
+        seqlm_error_set(err, SEQLM_ERR_FORMAT,
+                        "%s: %d extra features, but its ELMo model %s has %d", path, c.extra_dim,
+                        elmo_features_path(m->elmo), elmo_features_dim(m->elmo));
+        seqlm_tagger_free(m);
+        m = NULL;
         goto done;
     }
     strmap_init(&m->words);

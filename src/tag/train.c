@@ -103,7 +103,9 @@ seqlm_status seqlm_tag_train(seqlm_tagger *m, const seqlm_tag_corpus *train,
     seqlm_status st = SEQLM_OK;
     const seqlm_tagger_config *cfg = seqlm_tagger_config_of(m);
     seqlm_params *p = seqlm_tagger_params(m);
-    size_t n = train->n_sent, P = seqlm_params_total(p);
+    /* the whole block the registry allocated (tensors are 16-float aligned): the optimiser and
+     * clipping must cover every tensor, the last ones included */
+    size_t n = train->n_sent, P = p->total;
     if (n == 0) return seqlm_error_set(err, SEQLM_ERR_DATA, "%s: no sentences", train->path);
     if (tc->batch < 1 || tc->epochs < 1)
         return seqlm_error_set(err, SEQLM_ERR_ARG, "batch and epochs must be >= 1");
