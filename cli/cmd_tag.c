@@ -126,8 +126,12 @@ static void on_event(void *ctx, const char *event, const double *v) {
             snprintf(valid, sizeof valid, " | valid %s %.2f%s", p->f1 ? "F1" : "accuracy",
                      v[SEQLM_TAGEV_VALID],
                      v[SEQLM_TAGEV_BEST] == v[SEQLM_TAGEV_EPOCH] ? " (best)" : "");
-        fprintf(stderr, "seqlm: epoch %d done | train loss %.4f%s | %.0f sent/s | %.0fs elapsed\n",
-                (int)v[SEQLM_TAGEV_EPOCH], v[SEQLM_TAGEV_LOSS], valid, v[SEQLM_TAGEV_SENT_S],
+        char done[64] = "done";
+        if (v[SEQLM_TAGEV_PROGRESS] < 1)
+            snprintf(done, sizeof done, "stopped by --max-time at %.1f%%",
+                     100 * v[SEQLM_TAGEV_PROGRESS]);
+        fprintf(stderr, "seqlm: epoch %d %s | train loss %.4f%s | %.0f sent/s | %.0fs elapsed\n",
+                (int)v[SEQLM_TAGEV_EPOCH], done, v[SEQLM_TAGEV_LOSS], valid, v[SEQLM_TAGEV_SENT_S],
                 v[SEQLM_TAGEV_ELAPSED]);
     } else if (strcmp(event, "end") == 0) {
         clear_line(p);
