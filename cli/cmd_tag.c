@@ -29,8 +29,6 @@ static const char tag_help[] =
     "  -o, --output MODEL     the model file (safetensors), written each time valid improves\n"
     "      --column N         the tag column, 1-based (default: the last)\n"
     "      --embedding N      word embedding size (default 100)\n"
-    "      --embedding-std S  initial word and char embeddings ~ N(0, S^2) (default 1, as\n"
-    "                         PyTorch; 0.1 is Lample et al.'s scale for size 100)\n"
     "      --min-count C      words seen fewer than C times in train are <unk> (default 2)\n"
     "      --lower            lower-case words (ASCII) before the vocabulary lookup\n"
     "      --zero-digits      map every digit (0-9) to 0 in words and characters, before the\n"
@@ -171,8 +169,7 @@ enum {
     O_ZERODIGITS,
     O_UNKREPLACE,
     O_LRDECAY,
-    O_MAXTIME,
-    O_EMBSTD
+    O_MAXTIME
 };
 
 static int int_opt(const char *cmd, const char *name, const char *arg, long long lo, long long hi,
@@ -254,7 +251,6 @@ static int tag_train(int argc, char **argv) {
                                          {"unk-replace", required_argument, 0, O_UNKREPLACE},
                                          {"lr-decay", required_argument, 0, O_LRDECAY},
                                          {"max-time", required_argument, 0, O_MAXTIME},
-                                         {"embedding-std", required_argument, 0, O_EMBSTD},
                                          {"quiet", no_argument, 0, 'q'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
@@ -365,11 +361,6 @@ static int tag_train(int argc, char **argv) {
             if (encoding_opt(cmd, optarg)) return EXIT_USAGE;
             encoding = optarg;
             break;
-        case O_EMBSTD:
-            if (cli_double(optarg, 1e-6, 1e3, &d))
-                return cli_usage(cmd, "--embedding-std must be a number > 0, not '%s'", optarg);
-            mc.emb_std = (float)d;
-            break;
         case O_ZERODIGITS:
             mc.zero_digits = 1;
             break;
@@ -451,8 +442,7 @@ static int tag_train(int argc, char **argv) {
                 seqlm_tagger_n_words(m), mc.min_count, mc.lower ? ", lower" : "",
                 mc.zero_digits ? ", digits as 0" : "",
                 va ? "" : "; no --valid: the last epoch's model is kept");
-        char chars[64] = "", decay[48] = "", unk[48] = "", estd[32] = "";
-        if (mc.emb_std != 1.0f) snprintf(estd, sizeof estd, " (init std %g)", (double)mc.emb_std);
+        char chars[64] = "", decay[48] = "", unk[48] = "";
         if (tc.lr_decay > 0)
             snprintf(decay, sizeof decay, " / (1 + %g (epoch - 1))", (double)tc.lr_decay);
         if (tc.unk_replace > 0)
@@ -461,9 +451,9 @@ static int tag_train(int argc, char **argv) {
             snprintf(chars, sizeof chars, ", char BiLSTM %dx2 (%zu chars, dim %d)", mc.char_hidden,
                      seqlm_tagger_n_chars(m), mc.char_dim);
         fprintf(stderr,
-                "seqlm: embedding %d%s%s, BiLSTM %dx%dx2, dropout %g, %s; %zu parameters; %s lr "
+                "seqlm: embedding %d%s, BiLSTM %dx%dx2, dropout %g, %s; %zu parameters; %s lr "
                 "%g%s, batch %d, clip %g%s; selection by %s\n",
-                mc.embedding, estd, chars, mc.layers, mc.hidden, (double)mc.dropout,
+                mc.embedding, chars, mc.layers, mc.hidden, (double)mc.dropout,
                 mc.crf ? "CRF" : "softmax", seqlm_params_total(seqlm_tagger_params(m)),
                 seqlm_optim_name(tc.optim.kind), (double)tc.optim.lr, decay, tc.batch,
                 (double)tc.clip, unk, mc.metric_f1 ? "entity F1" : "token accuracy");

@@ -1,7 +1,7 @@
 /* test_tag.c - the tagger: reader formats and errors, encodings (CP1252, EUC-KR), conlleval on
  * a hand-made file, gradient checks of the whole model (char BiLSTM, extra features, softmax
- * and CRF), padding invariance, model files, --zero-digits, singleton replacement, lr decay,
- * the time limit and the embeddings' initial scale.
+ * and CRF), padding invariance, model files, --zero-digits, singleton replacement, lr decay
+ * and the time limit.
  *
  * tests/data/conlleval_tricky.txt holds gold and guessed tags (columns 2 and 3) with a stray
  * I- after O, a type change inside a chunk, adjacent B- chunks, a stray I- at a sentence start
@@ -472,46 +472,6 @@ static void test_unk_replace(void **state) {
     seqlm_tag_corpus_free(tr);
 }
 
-/* --embedding-std S: the word and char embeddings start as S times the default draw (same
- * seed), every other parameter as before; S is kept in the model file. */
-static void test_embedding_std(void **state) {
-    (void)state;
-    seqlm_tag_corpus *c = read_str("es.conll", "Ab O\ncd B-X\n\nef O\n");
-    seqlm_error err;
-    seqlm_tagger_config cfg = seqlm_tagger_default_config();
-    cfg.embedding = 4;
-    cfg.hidden = 3;
-    cfg.char_dim = 3;
-    cfg.char_hidden = 2;
-    cfg.min_count = 1;
-    seqlm_tagger *a = seqlm_tagger_create_from(&cfg, c, &err);
-    cfg.emb_std = 0.1f;
-    seqlm_tagger *b = seqlm_tagger_create_from(&cfg, c, &err);
-    assert_non_null(a);
-    assert_non_null(b);
-    seqlm_rng r1, r2;
-    seqlm_rng_seed(&r1, 3);
-    seqlm_rng_seed(&r2, 3);
-    seqlm_tagger_reset(a, &r1);
-    seqlm_tagger_reset(b, &r2);
-    seqlm_params *pa = seqlm_tagger_params(a), *pb = seqlm_tagger_params(b);
-    for (int i = 0; i < pa->count; i++) {
-        int emb = strstr(pa->info[i].name, "embedding") != NULL;
-        const float *x = seqlm_params_value(pa, i), *y = seqlm_params_value(pb, i);
-        for (size_t k = 0; k < pa->info[i].size; k++)
-            assert_true(y[k] == (emb ? 0.1f * x[k] : x[k]));
-    }
-    const char *path = tmp_path("es.safetensors");
-    assert_int_equal(seqlm_tagger_save(b, path, &err), SEQLM_OK);
-    seqlm_tagger *b2 = seqlm_tagger_load(path, &err);
-    assert_non_null(b2);
-    assert_true(seqlm_tagger_config_of(b2)->emb_std == 0.1f);
-    seqlm_tagger_free(b2);
-    seqlm_tagger_free(a);
-    seqlm_tagger_free(b);
-    seqlm_tag_corpus_free(c);
-}
-
 typedef struct {
     int epochs;
     double lr[8], progress[8];
@@ -566,7 +526,6 @@ int main(void) {
         cmocka_unit_test(test_padding_invariance), cmocka_unit_test(test_model_file),
         cmocka_unit_test(test_reader_encodings),   cmocka_unit_test(test_zero_digits),
         cmocka_unit_test(test_unk_replace),        cmocka_unit_test(test_train_schedule),
-        cmocka_unit_test(test_embedding_std),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -148,7 +148,6 @@ typedef struct {
     int metric_f1;   /* model selection by entity F1 (BIO tags) instead of accuracy */
     int tag_column;  /* the column the model was trained with (0 = last) */
     int zero_digits; /* map every ASCII digit to '0' before the word and char lookups */
-    float emb_std;   /* initial word and char embeddings ~ N(0, emb_std^2); 1 = PyTorch's */
 } seqlm_tagger_config;
 
 seqlm_tagger_config seqlm_tagger_default_config(void);

@@ -92,8 +92,6 @@ seqlm_tagger_config seqlm_tagger_default_config(void) {
     c.extra_dim = 0;
     c.metric_f1 = 0;
     c.tag_column = 0;
-    c.zero_digits = 0;
-    c.emb_std = 1.0f;
     return c;
 }
 
@@ -181,8 +179,7 @@ fail:
 static int check_config(const seqlm_tagger_config *c, seqlm_error *err) {
     if (c->embedding < 1 || c->hidden < 1 || c->layers < 1 || c->layers > SEQLM_MAX_LAYERS ||
         c->char_dim < 0 || (c->char_dim > 0 && c->char_hidden < 1) || c->max_word_chars < 2 ||
-        !(c->dropout >= 0 && c->dropout < 1) || !(c->emb_std > 0 && c->emb_std <= 1e3) ||
-        c->extra_dim < 0 || c->min_count < 1) {
+        !(c->dropout >= 0 && c->dropout < 1) || c->extra_dim < 0 || c->min_count < 1) {
         seqlm_error_set(err, SEQLM_ERR_ARG, "bad tagger configuration");
         return -1;
     }
@@ -269,18 +266,10 @@ void seqlm_tagger_free(seqlm_tagger *m) {
     free(m);
 }
 
-static void scale_param(seqlm_params *p, int id, float s) {
-    if (s == 1.0f) return;
-    float *v = seqlm_params_value(p, id);
-    for (size_t i = 0; i < p->info[id].size; i++) v[i] *= s;
-}
-
 void seqlm_tagger_reset(seqlm_tagger *m, seqlm_rng *rng) {
     seqlm_embedding_reset(&m->wemb, m->p, rng);
-    scale_param(m->p, m->wemb.weight, m->cfg.emb_std);
     if (m->cfg.char_dim > 0) {
         seqlm_embedding_reset(&m->cemb, m->p, rng);
-        scale_param(m->p, m->cemb.weight, m->cfg.emb_std);
         seqlm_rnn_stack_reset(&m->clstm, m->p, rng);
     }
     seqlm_rnn_stack_reset(&m->lstm, m->p, rng);
@@ -809,10 +798,10 @@ seqlm_status seqlm_tagger_save(const seqlm_tagger *m, const char *path, seqlm_er
              "{\"kind\":\"tagger\",\"embedding\":%d,\"char_dim\":%d,\"char_hidden\":%d,"
              "\"max_word_chars\":%d,\"hidden\":%d,\"layers\":%d,\"dropout\":%.9g,\"crf\":%d,"
              "\"lower\":%d,\"min_count\":%d,\"extra_dim\":%d,\"metric\":\"%s\","
-             "\"tag_column\":%d,\"zero_digits\":%d,\"emb_std\":%.9g}",
+             "\"tag_column\":%d,\"zero_digits\":%d}",
              c->embedding, c->char_dim, c->char_hidden, c->max_word_chars, c->hidden, c->layers,
              (double)c->dropout, c->crf, c->lower, c->min_count, c->extra_dim,
-             c->metric_f1 ? "f1" : "accuracy", c->tag_column, c->zero_digits, (double)c->emb_std);
+             c->metric_f1 ? "f1" : "accuracy", c->tag_column, c->zero_digits);
     seqlm_metadata meta = {0};
     char *w = join_lines(&m->words), *ch = join_lines(&m->chars), *tg = join_lines(&m->tags);
     seqlm_status st;
@@ -869,7 +858,6 @@ seqlm_tagger *seqlm_tagger_load(const char *path, seqlm_error *err) {
     seqlm_tagger_config c = seqlm_tagger_default_config();
     j = cJSON_Parse(cfg_text);
     const cJSON *dr = j ? cJSON_GetObjectItemCaseSensitive(j, "dropout") : NULL;
-    const cJSON *es = j ? cJSON_GetObjectItemCaseSensitive(j, "emb_std") : NULL;
     const cJSON *mt = j ? cJSON_GetObjectItemCaseSensitive(j, "metric") : NULL;
     if (!cJSON_IsObject(j) || jint(j, "embedding", &c.embedding) ||
         jint(j, "char_dim", &c.char_dim) || jint(j, "char_hidden", &c.char_hidden) ||
@@ -877,12 +865,11 @@ seqlm_tagger *seqlm_tagger_load(const char *path, seqlm_error *err) {
         jint(j, "layers", &c.layers) || jint(j, "crf", &c.crf) || jint(j, "lower", &c.lower) ||
         jint(j, "min_count", &c.min_count) || jint(j, "extra_dim", &c.extra_dim) ||
         jint(j, "tag_column", &c.tag_column) || jint(j, "zero_digits", &c.zero_digits) ||
-        (dr && !cJSON_IsNumber(dr)) || (es && !cJSON_IsNumber(es))) {
+        (dr && !cJSON_IsNumber(dr))) {
         seqlm_error_set(err, SEQLM_ERR_FORMAT, "%s: garbled seqlm.tagger metadata", path);
         goto done;
     }
     if (dr) c.dropout = (float)dr->valuedouble;
-    if (es) c.emb_std = (float)es->valuedouble;
     c.metric_f1 = cJSON_IsString(mt) && strcmp(mt->valuestring, "f1") == 0;
     if (check_config(&c, err)) {
         seqlm_error_prefix(err, "%s", path);
