@@ -19,7 +19,9 @@ static const char tag_help[] =
     "\n"
     "Input: one token a line, columns separated by spaces or tabs, the token first and the tag\n"
     "in the last column (CoNLL files; TOKEN<TAB>TAG files are the 2-column case); a blank line\n"
-    "between sentences; -DOCSTART- lines are dropped. Plain or gzip, UTF-8.\n"
+    "between sentences; -DOCSTART- lines are dropped. Plain or gzip; UTF-8 unless --encoding\n"
+    "(every subcommand) names another: --encoding CP1252, EUC-KR, LATIN1, ... (iconv names)\n"
+    "converts the files to UTF-8 as they are read.\n"
     "\n"
     "train\n"
     "      --train FILE       tagged training data\n"
@@ -29,6 +31,8 @@ static const char tag_help[] =
     "      --embedding N      word embedding size (default 100)\n"
     "      --min-count C      words seen fewer than C times in train are <unk> (default 2)\n"
     "      --lower            lower-case words (ASCII) before the vocabulary lookup\n"
+    "      --zero-digits      map every digit (0-9) to 0 in words and characters, before the\n"
+    "                         lookups (kept in the model: eval and predict do the same)\n"
     "      --char-dim N       character embedding size; 0 = no character features (default)\n"
     "      --char-hidden N    character BiLSTM units per direction (default 25)\n"
     "      --hidden N         sentence BiLSTM units per direction (default 200)\n"
@@ -44,9 +48,15 @@ static const char tag_help[] =
     "      --optimizer O      adam (default), sgd, adagrad, rmsprop, adamw, nadam\n"
     "      --lr R             learning rate (default: the optimiser's PyTorch default)\n"
     "      --clip C           clip the gradient norm at C, 0 = never (default 5)\n"
+    "      --lr-decay D       epoch e uses lr / (1 + D (e - 1)) (default 0: constant)\n"
+    "      --unk-replace P    singleton replacement: a word seen once in --train becomes <unk>\n"
+    "                         with probability P each time it is trained on (default 0; Lample\n"
+    "                         et al. use 0.5 with --min-count 1); its characters are kept\n"
     "      --epochs N         passes over the training data (default 20)\n"
     "      --patience N       stop after N epochs without a better valid score (default 5,\n"
     "                         0 = never)\n"
+    "      --max-time S       stop after S seconds, validating the part of the epoch done\n"
+    "                         (default: no limit)\n"
     "      --seed N           initialisation, batches and dropout (default 1)\n"
     "      --threads N        threads (default: all cores); the same seed and threads give\n"
     "                         the same model, bit for bit\n"
@@ -56,6 +66,7 @@ static const char tag_help[] =
     "eval\n"
     "  -m, --model MODEL      a model from seqlm tag train\n"
     "      --column N         the gold tag column (default: the model's)\n"
+    "      --encoding NAME    the file's encoding (default UTF-8), as for train\n"
     "      --json             one JSON object instead of conlleval's report\n"
     "      --batch N          sentences per batch (default 64)\n"
     "      --threads N        threads\n"
@@ -67,7 +78,7 @@ static const char tag_help[] =
     "predict\n"
     "  -m, --model MODEL      a model from seqlm tag train\n"
     "  -o, --output OUT       where to write (default: standard output)\n"
-    "      --batch N, --threads N, --elmo ELMO   as for eval\n"
+    "      --batch N, --threads N, --encoding NAME, --elmo ELMO   as for eval\n"
     "  Writes every input line with the predicted tag appended as a new last column (separated\n"
     "  by a tab if the line has one, else a space), blank lines between sentences.\n"
     "\n"
@@ -120,8 +131,12 @@ static void on_event(void *ctx, const char *event, const double *v) {
             snprintf(valid, sizeof valid, " | valid %s %.2f%s", p->f1 ? "F1" : "accuracy",
                      v[SEQLM_TAGEV_VALID],
                      v[SEQLM_TAGEV_BEST] == v[SEQLM_TAGEV_EPOCH] ? " (best)" : "");
-        fprintf(stderr, "seqlm: epoch %d done | train loss %.4f%s | %.0f sent/s | %.0fs elapsed\n",
-                (int)v[SEQLM_TAGEV_EPOCH], v[SEQLM_TAGEV_LOSS], valid, v[SEQLM_TAGEV_SENT_S],
+        char done[64] = "done";
+        if (v[SEQLM_TAGEV_PROGRESS] < 1)
+            snprintf(done, sizeof done, "stopped by --max-time at %.1f%%",
+                     100 * v[SEQLM_TAGEV_PROGRESS]);
+        fprintf(stderr, "seqlm: epoch %d %s | train loss %.4f%s | %.0f sent/s | %.0fs elapsed\n",
+                (int)v[SEQLM_TAGEV_EPOCH], done, v[SEQLM_TAGEV_LOSS], valid, v[SEQLM_TAGEV_SENT_S],
                 v[SEQLM_TAGEV_ELAPSED]);
     } else if (strcmp(event, "end") == 0) {
         clear_line(p);
@@ -155,7 +170,12 @@ enum {
     O_THREADS,
     O_LOG,
     O_LOGINT,
-    O_JSON
+    O_JSON,
+    O_ENCODING,
+    O_ZERODIGITS,
+    O_UNKREPLACE,
+    O_LRDECAY,
+    O_MAXTIME
 };
 
 static int int_opt(const char *cmd, const char *name, const char *arg, long long lo, long long hi,
@@ -166,6 +186,22 @@ static int int_opt(const char *cmd, const char *name, const char *arg, long long
                          arg);
     *out = (int)v;
     return 0;
+}
+
+/* --encoding NAME: one iconv can read (ASCII-compatible), else a usage error. */
+static int encoding_opt(const char *cmd, const char *name) {
+    seqlm_error err;
+    if (seqlm_encoding_check(name, &err) != SEQLM_OK)
+        return cli_usage(cmd, "--encoding: %s", err.msg);
+    return 0;
+}
+
+/* A corpus that failed to read; invalid UTF-8 read without --encoding gets a hint. */
+static int read_fail(const seqlm_error *err, const char *encoding) {
+    const char *msg = err->msg[0] ? err->msg : seqlm_status_name(err->status);
+    if (!encoding && strstr(msg, "invalid UTF-8"))
+        return cli_fail("%s (for text in another encoding give --encoding, e.g. CP1252)", msg);
+    return cli_fail_err(err);
 }
 
 /* Warns once about the first gold tag the model does not know. */
@@ -217,13 +253,18 @@ static int tag_train(int argc, char **argv) {
                                          {"threads", required_argument, 0, O_THREADS},
                                          {"log", required_argument, 0, O_LOG},
                                          {"log-interval", required_argument, 0, O_LOGINT},
+                                         {"encoding", required_argument, 0, O_ENCODING},
+                                         {"zero-digits", no_argument, 0, O_ZERODIGITS},
+                                         {"unk-replace", required_argument, 0, O_UNKREPLACE},
+                                         {"lr-decay", required_argument, 0, O_LRDECAY},
+                                         {"max-time", required_argument, 0, O_MAXTIME},
                                          {"quiet", no_argument, 0, 'q'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     const char *cmd = "tag train";
     seqlm_tagger_config mc = seqlm_tagger_default_config();
     seqlm_tag_train_config tc = seqlm_tag_train_default_config();
-    const char *train_path = NULL, *valid_path = NULL, *metric = NULL;
+    const char *train_path = NULL, *valid_path = NULL, *metric = NULL, *encoding = NULL;
     int quiet = 0, c, set_lr = 0;
     long long v;
     double d;
@@ -326,6 +367,30 @@ static int tag_train(int argc, char **argv) {
                                  optarg);
             tc.log_interval = d;
             break;
+        case O_ENCODING:
+            if (encoding_opt(cmd, optarg)) return EXIT_USAGE;
+            encoding = optarg;
+            break;
+        case O_ZERODIGITS:
+            mc.zero_digits = 1;
+            break;
+        case O_UNKREPLACE:
+            if (cli_double(optarg, 0, 1, &d))
+                return cli_usage(cmd, "--unk-replace must be a probability in [0, 1], not '%s'",
+                                 optarg);
+            tc.unk_replace = (float)d;
+            break;
+        case O_LRDECAY:
+            if (cli_double(optarg, 0, 1e6, &d))
+                return cli_usage(cmd, "--lr-decay must be a number >= 0, not '%s'", optarg);
+            tc.lr_decay = (float)d;
+            break;
+        case O_MAXTIME:
+            if (cli_double(optarg, 1e-9, 1e12, &d))
+                return cli_usage(cmd, "--max-time must be a number of seconds > 0, not '%s'",
+                                 optarg);
+            tc.max_time = d;
+            break;
         case 'q':
             quiet = 1;
             break;
@@ -347,12 +412,14 @@ static int tag_train(int argc, char **argv) {
 
     seqlm_error err;
     double t0 = cli_now();
-    seqlm_tag_corpus *tr = seqlm_tag_corpus_read(train_path, mc.tag_column, 1, &err);
-    if (!tr) return cli_fail_err(&err);
+    seqlm_tag_corpus *tr =
+        seqlm_tag_corpus_read_encoding(train_path, mc.tag_column, 1, encoding, &err);
+    if (!tr) return read_fail(&err, encoding);
     seqlm_tag_corpus *va = NULL;
-    if (valid_path && !(va = seqlm_tag_corpus_read(valid_path, mc.tag_column, 1, &err))) {
+    if (valid_path &&
+        !(va = seqlm_tag_corpus_read_encoding(valid_path, mc.tag_column, 1, encoding, &err))) {
         seqlm_tag_corpus_free(tr);
-        return cli_fail_err(&err);
+        return read_fail(&err, encoding);
     }
     if (tr->n_tok == 0) {
         seqlm_tag_corpus_free(tr);
@@ -380,21 +447,26 @@ static int tag_train(int argc, char **argv) {
     if (!quiet) {
         fprintf(stderr,
                 "seqlm: %zu sentences, %zu tokens; %zu tags%s; vocabulary %zu words (min count "
-                "%d%s)%s\n",
+                "%d%s%s)%s\n",
                 tr->n_sent, tr->n_tok, seqlm_tagger_n_tags(m), bio ? " (BIO)" : "",
                 seqlm_tagger_n_words(m), mc.min_count, mc.lower ? ", lower" : "",
+                mc.zero_digits ? ", digits as 0" : "",
                 va ? "" : "; no --valid: the last epoch's model is kept");
-        char chars[64] = "";
+        char chars[64] = "", decay[48] = "", unk[48] = "";
+        if (tc.lr_decay > 0)
+            snprintf(decay, sizeof decay, " / (1 + %g (epoch - 1))", (double)tc.lr_decay);
+        if (tc.unk_replace > 0)
+            snprintf(unk, sizeof unk, ", singletons <unk> with p %g", (double)tc.unk_replace);
         if (mc.char_dim)
             snprintf(chars, sizeof chars, ", char BiLSTM %dx2 (%zu chars, dim %d)", mc.char_hidden,
                      seqlm_tagger_n_chars(m), mc.char_dim);
         fprintf(stderr,
                 "seqlm: embedding %d%s, BiLSTM %dx%dx2, dropout %g, %s; %zu parameters; %s lr "
-                "%g, batch %d, clip %g; selection by %s\n",
+                "%g%s, batch %d, clip %g%s; selection by %s\n",
                 mc.embedding, chars, mc.layers, mc.hidden, (double)mc.dropout,
                 mc.crf ? "CRF" : "softmax", seqlm_params_total(seqlm_tagger_params(m)),
-                seqlm_optim_name(tc.optim.kind), (double)tc.optim.lr, tc.batch, (double)tc.clip,
-                mc.metric_f1 ? "entity F1" : "token accuracy");
+                seqlm_optim_name(tc.optim.kind), (double)tc.optim.lr, decay, tc.batch,
+                (double)tc.clip, unk, mc.metric_f1 ? "entity F1" : "token accuracy");
         if (mc.elmo)
             fprintf(stderr, "seqlm: ELMo %s: the mix of its layers joins the input (%d values)\n",
                     seqlm_tagger_config_of(m)->elmo, seqlm_tagger_config_of(m)->extra_dim);
@@ -448,13 +520,14 @@ static int tag_apply(int argc, char **argv, int eval) {
                                          {"output", required_argument, 0, 'o'},
                                          {"column", required_argument, 0, O_COLUMN},
                                          {"json", no_argument, 0, O_JSON},
+                                         {"encoding", required_argument, 0, O_ENCODING},
                                          {"batch", required_argument, 0, O_BATCH},
                                          {"threads", required_argument, 0, O_THREADS},
                                          {"elmo", required_argument, 0, O_ELMO},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     const char *cmd = eval ? "tag eval" : "tag predict";
-    const char *model_path = NULL, *out_path = NULL, *elmo = NULL;
+    const char *model_path = NULL, *out_path = NULL, *elmo = NULL, *encoding = NULL;
     int json = 0, batch = 64, threads = 0, column = -1, c;
     while ((c = cli_getopt(argc, argv, ":m:o:h", opts, cmd)) != -1) {
         switch (c) {
@@ -472,6 +545,10 @@ static int tag_apply(int argc, char **argv, int eval) {
             break;
         case O_ELMO:
             elmo = optarg;
+            break;
+        case O_ENCODING:
+            if (encoding_opt(cmd, optarg)) return EXIT_USAGE;
+            encoding = optarg;
             break;
         case O_BATCH:
             if (int_opt(cmd, "batch", optarg, 1, 1 << 16, &batch)) return EXIT_USAGE;
@@ -499,10 +576,10 @@ static int tag_apply(int argc, char **argv, int eval) {
     seqlm_tagger *m = seqlm_tagger_load_ex(model_path, elmo, &err);
     if (!m) return cli_fail_err(&err);
     if (column < 0) column = seqlm_tagger_config_of(m)->tag_column;
-    seqlm_tag_corpus *cp = seqlm_tag_corpus_read(in_path, column, eval, &err);
+    seqlm_tag_corpus *cp = seqlm_tag_corpus_read_encoding(in_path, column, eval, encoding, &err);
     if (!cp) {
         seqlm_tagger_free(m);
-        return cli_fail_err(&err);
+        return read_fail(&err, encoding);
     }
     int32_t *pred = malloc((cp->n_tok ? cp->n_tok : 1) * sizeof *pred);
     int rc = 0;

@@ -10,12 +10,16 @@
 # breaks; TOKEN<TAB>TAG input works (softmax); bad input gives "seqlm: error:" lines naming
 # file:line with exit 1 (inconsistent columns, missing tag column, a model of another kind),
 # bad usage exit 2; unknown gold tags at eval time are counted with one warning naming
-# file:line. Each check prints PASS or FAIL; the exit status is non-zero on any failure.
+# file:line; --encoding on train/eval/predict (tests/data/tag_cp1252.conll, tag_euckr.conll)
+# and its errors (undefined byte: file, line, byte; unknown or UTF-16 encoding: usage);
+# --zero-digits, --unk-replace, --lr-decay, --max-time and their usage errors. Each check prints PASS or FAIL; the exit status is non-zero on any failure.
 set -u
 
 . "$(dirname "$0")/clilib.sh" || exit 1
 cli_require python3 cmp
 DATAF=$(cd "$(dirname "$0")" && pwd)/data/tag_tiny.conll
+CP=$(dirname "$DATAF")/tag_cp1252.conll
+KR=$(dirname "$DATAF")/tag_euckr.conll
 cli_tmpdir cli-tag
 
 # expect_error NAME WANT_RC NEEDLE -- CMD...
@@ -78,6 +82,57 @@ sed 's/ B-LOC$/ B-GPE/' "$DATAF" > unk.conll
 run "$SEQLM" tag eval -m a.st unk.conll
 check_cmd "unknown gold tag: warning names file:line" grep -q "^seqlm: warning: unk.conll:[0-9]*: tag 'B-GPE' was not seen in training" "$T/stderr"
 check "unknown gold tag: eval still succeeds" "$rc"
+
+# --encoding (train, eval, predict): CP1252 and EUC-KR files converted on read
+SMALL=(--embedding 8 --hidden 8 --char-dim 4 --char-hidden 4 --epochs 2 --min-count 1 -q --threads 1)
+run "$SEQLM" tag train --train "$CP" --encoding CP1252 -o cp.st "${SMALL[@]}"
+check "train --encoding CP1252" "$rc"
+run "$SEQLM" tag eval -m cp.st --encoding cp1252 "$CP"
+check_cmd "eval --encoding CP1252: 10 tokens" grep -q "^processed 10 tokens" "$T/stdout"
+run "$SEQLM" tag predict -m cp.st --encoding CP1252 "$CP"
+check_cmd "predict --encoding CP1252 writes UTF-8" python3 -c '
+import sys
+out=open(sys.argv[1],encoding="utf-8").read().split("\n")
+sys.exit(0 if out[0].startswith("Le O ") and out[1].startswith("café B-LOC ") and "€ O " in out[5] else 1)' "$T/stdout"
+expect_error "CP1252 read as UTF-8: file, line, byte and a hint" 1 \
+    "tag_cp1252.conll: line 4, byte 22: invalid UTF-8.*--encoding" -- "$SEQLM" tag eval -m cp.st "$CP"
+run "$SEQLM" tag train --train "$KR" --valid "$KR" --encoding EUC-KR -o kr.st "${SMALL[@]}" --crf
+check "train --encoding EUC-KR (CRF, chars)" "$rc"
+run "$SEQLM" tag predict -m kr.st --encoding EUC-KR "$KR"
+check_cmd "predict --encoding EUC-KR writes UTF-8 Hangul" grep -q "^서울 B-LOC " "$T/stdout"
+printf 'ok O\nab\x81z O\n' > undef.conll
+expect_error "a byte undefined in CP1252: file, line and byte" 1 "undef.conll: line 2, byte 7" -- \
+    "$SEQLM" tag train --train undef.conll --encoding CP1252 -o x.st -q
+expect_error "unknown --encoding is a usage error" 2 "unknown encoding 'NO-SUCH-CODE'" -- \
+    "$SEQLM" tag eval -m cp.st --encoding NO-SUCH-CODE "$CP"
+expect_error "UTF-16 is refused" 2 "not ASCII-compatible" -- \
+    "$SEQLM" tag predict -m cp.st --encoding UTF-16 "$CP"
+
+# --zero-digits, --unk-replace, --lr-decay, --max-time
+printf 'In O\n1999 O\nIBM B-ORG\nwon O\n\nIn O\n2001 O\nSony B-ORG\nlost O\n' > digits.conll
+run "$SEQLM" tag train --train digits.conll -o zd.st "${SMALL[@]}" --zero-digits --unk-replace 0.5 \
+    --lr-decay 0.05
+check "train --zero-digits --unk-replace 0.5 --lr-decay 0.05" "$rc"
+printf 'In\n1999\n\nIn\n7345\n' > d1.txt
+run "$SEQLM" tag predict -m zd.st d1.txt
+check_cmd "--zero-digits: an unseen number is tagged as a seen one" python3 -c '
+import sys
+l=[x.split() for x in open(sys.argv[1]) if x.strip()]
+sys.exit(0 if l[1][1] == l[3][1] else 1)' "$T/stdout"
+run "$SEQLM" tag train --train "$DATAF" --valid "$DATAF" -o mt.st --embedding 8 --hidden 8 \
+    --epochs 100000 --patience 0 --batch 1 --max-time 0.3 --threads 1 --log mt.log -q
+check_cmd "--max-time stops early, the model written" python3 -c '
+import json,sys
+ev=[json.loads(l) for l in open("mt.log")]
+ep=[e for e in ev if e["event"]=="epoch"]
+sys.exit(0 if 1 <= len(ep) < 100000 and ev[-1]["event"]=="end" else 1)'
+check_cmd "--max-time: the model file exists" test -s mt.st
+expect_error "--unk-replace beyond 1" 2 "--unk-replace must be a probability" -- \
+    "$SEQLM" tag train --train "$DATAF" -o x.st --unk-replace 1.5
+expect_error "--max-time 0" 2 "--max-time must be a number of seconds > 0" -- \
+    "$SEQLM" tag train --train "$DATAF" -o x.st --max-time 0
+expect_error "--lr-decay negative" 2 "--lr-decay must be a number >= 0" -- \
+    "$SEQLM" tag train --train "$DATAF" -o x.st --lr-decay -1
 
 # bad input
 printf 'a X B-PER\nb O\n' > ragged.conll

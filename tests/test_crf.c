@@ -4,7 +4,8 @@
  *   for the scaled fast path and the log-space reference;
  * - gradients of the mean NLL with respect to emissions, transitions, start and end by central
  *   differences (tests/gradcheck.h), padded batch included; padding rows get no gradient;
- * - Viterbi = the brute-force argmax of the score;
+ * - Viterbi = the brute-force argmax of the score, and the batched vectorised Viterbi = a plain
+ *   one on 37 tags, 19 sequences of mixed lengths, with and without ties;
  * - large scores (where the scaled path must fall back to log space) still give finite, exact
  *   results. */
 #include <math.h>
@@ -120,6 +121,74 @@ static void test_viterbi_brute(void **state) {
     }
 }
 
+/* The plain O(n K^2) Viterbi, one sequence: the first best previous tag on ties. */
+static double viterbi_ref(const float *emit, int stride, int n, int K, const float *trans,
+                          const float *start, const float *end, int *best) {
+    float *d = malloc((size_t)n * K * sizeof *d);
+    int *bp = malloc((size_t)n * K * sizeof *bp);
+    for (int j = 0; j < K; j++) d[j] = start[j] + emit[j];
+    for (int t = 1; t < n; t++)
+        for (int j = 0; j < K; j++) {
+            float mx = d[(t - 1) * K] + trans[j];
+            int arg = 0;
+            for (int i = 1; i < K; i++)
+                if (d[(t - 1) * K + i] + trans[i * K + j] > mx) {
+                    mx = d[(t - 1) * K + i] + trans[i * K + j];
+                    arg = i;
+                }
+            d[t * K + j] = mx + emit[(size_t)t * stride + j];
+            bp[t * K + j] = arg;
+        }
+    int arg = 0;
+    for (int j = 1; j < K; j++)
+        if (d[(n - 1) * K + j] + end[j] > d[(n - 1) * K + arg] + end[arg]) arg = j;
+    double total = d[(n - 1) * K + arg] + end[arg];
+    for (int t = n - 1; t >= 0; t--) {
+        best[t] = arg;
+        if (t) arg = bp[t * K + arg];
+    }
+    free(d);
+    free(bp);
+    return total;
+}
+
+/* The batched, vectorised Viterbi against the plain one: many tags (not a multiple of the
+ * vector width), more sequences than its block of 8, lengths from 1 to T in any order, and
+ * small integer scores so that ties are frequent (the first best tag must win). */
+static void test_viterbi_large_batch(void **state) {
+    (void)state;
+    enum { KK = 37, TT = 9, BB = 19 };
+    seqlm_rng rng;
+    seqlm_rng_seed(&rng, 11);
+    for (int round = 0; round < 2; round++) {
+        float *emit = malloc((size_t)TT * BB * KK * sizeof *emit);
+        float *trans = malloc((size_t)KK * KK * sizeof *trans), st[KK], en[KK];
+        int32_t len[BB], got[TT * BB];
+        int levels = round == 0 ? 3 : 1000; /* few levels: ties; many: none */
+        for (int i = 0; i < TT * BB * KK; i++) emit[i] = (float)seqlm_rng_below(&rng, levels);
+        for (int i = 0; i < KK * KK; i++) trans[i] = (float)seqlm_rng_below(&rng, levels);
+        for (int i = 0; i < KK; i++) {
+            st[i] = (float)seqlm_rng_below(&rng, levels);
+            en[i] = (float)seqlm_rng_below(&rng, levels);
+        }
+        for (int b = 0; b < BB; b++) len[b] = 1 + (int)seqlm_rng_below(&rng, TT);
+        len[3] = TT;
+        len[10] = 1;
+        seqlm_crf_work *w = seqlm_crf_work_create(TT, BB, KK);
+        double total = seqlm_crf_viterbi(w, emit, len, TT, BB, trans, st, en, got), want = 0;
+        for (int b = 0; b < BB; b++) {
+            int best[TT];
+            want += viterbi_ref(emit + (size_t)b * KK, BB * KK, len[b], KK, trans, st, en, best);
+            for (int t = 0; t < TT; t++)
+                assert_int_equal(got[t * BB + b], t < len[b] ? best[t] : -1);
+        }
+        assert_true(total == want);
+        seqlm_crf_work_free(w);
+        free(emit);
+        free(trans);
+    }
+}
+
 typedef struct {
     crf_case *c;
     int logspace;
@@ -229,7 +298,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_nll_brute), cmocka_unit_test(test_viterbi_brute),
         cmocka_unit_test(test_gradients), cmocka_unit_test(test_extreme_scores),
-        cmocka_unit_test(test_many_tags),
+        cmocka_unit_test(test_many_tags), cmocka_unit_test(test_viterbi_large_batch),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,6 +1,7 @@
-/* test_tag.c - the tagger: reader formats and errors, conlleval on a hand-made file, gradient
- * checks of the whole model (char BiLSTM, extra features, softmax and CRF), padding
- * invariance, model files.
+/* test_tag.c - the tagger: reader formats and errors, encodings (CP1252, EUC-KR), conlleval on
+ * a hand-made file, gradient checks of the whole model (char BiLSTM, extra features, softmax
+ * and CRF), padding invariance, model files, --zero-digits, singleton replacement, lr decay
+ * and the time limit.
  *
  * tests/data/conlleval_tricky.txt holds gold and guessed tags (columns 2 and 3) with a stray
  * I- after O, a type change inside a chunk, adjacent B- chunks, a stray I- at a sentence start
@@ -68,6 +69,59 @@ static void test_reader_formats(void **state) {
     const char *utf = write_tmp_str("bad.utf", "ok O\n\xff\xfe O\n");
     assert_null(seqlm_tag_corpus_read(utf, 0, 1, &err));
     assert_non_null(strstr(err.msg, "line 2"));
+}
+
+/* ---- encodings ---------------------------------------------------------------------------- */
+
+static const char *data_file(const char *name) {
+    static char path[4096];
+    snprintf(path, sizeof path, "%s/../data/%s", SEQLM_TEST_GOLDEN, name);
+    return path;
+}
+
+static int has_type(const seqlm_tag_corpus *c, const char *w) {
+    for (size_t i = 0; i < c->n_types; i++)
+        if (strcmp(c->types[i], w) == 0) return 1;
+    return 0;
+}
+
+/* tests/data/tag_cp1252.conll and tag_euckr.conll (written by Python's codecs) are converted
+ * to UTF-8 on reading; read as UTF-8 they are refused; an undefined byte names line and byte. */
+static void test_reader_encodings(void **state) {
+    (void)state;
+    seqlm_error err;
+    seqlm_tag_corpus *c =
+        seqlm_tag_corpus_read_encoding(data_file("tag_cp1252.conll"), 0, 1, "CP1252", &err);
+    assert_non_null(c);
+    assert_int_equal(c->n_sent, 2);
+    assert_int_equal(c->n_tok, 10);
+    assert_true(has_type(c, "caf\xc3\xa9"));                           /* café */
+    assert_true(has_type(c, "\xe2\x80\x9cM\xc3\xbcller\xe2\x80\x9d")); /* “Müller” */
+    assert_true(has_type(c, "\xe2\x82\xac"));                          /* € */
+    assert_string_equal(c->text[1], "caf\xc3\xa9 B-LOC");
+    assert_string_equal(c->tag_names[c->tag[2]], "B-ORG");
+    seqlm_tag_corpus_free(c);
+    assert_null(seqlm_tag_corpus_read(data_file("tag_cp1252.conll"), 0, 1, &err));
+    print_message("%s\n", err.msg);
+    assert_non_null(strstr(err.msg, "tag_cp1252.conll: line 4"));
+    assert_non_null(strstr(err.msg, "invalid UTF-8"));
+    c = seqlm_tag_corpus_read_encoding(data_file("tag_euckr.conll"), 0, 1, "EUC-KR", &err);
+    assert_non_null(c);
+    assert_int_equal(c->n_sent, 2);
+    assert_int_equal(c->n_tok, 12);
+    assert_true(has_type(c, "\xec\x84\x9c\xec\x9a\xb8")); /* 서울 */
+    assert_string_equal(c->tag_names[c->tag[2]], "B-PER");
+    seqlm_tag_corpus_free(c);
+    /* 0x81 is undefined in CP1252: line 2 starts at byte 5, the 0x81 is its third byte */
+    const char *undef = write_tmp_str("undef.conll", "ok O\nab\x81z O\n");
+    assert_null(seqlm_tag_corpus_read_encoding(undef, 0, 1, "CP1252", &err));
+    print_message("%s\n", err.msg);
+    assert_non_null(strstr(err.msg, "undef.conll: line 2, byte 7"));
+    /* UTF-8 named explicitly reads as without an encoding */
+    c = seqlm_tag_corpus_read_encoding(tricky(), 2, 1, "utf-8", &err);
+    assert_non_null(c);
+    assert_int_equal(c->n_tok, 21);
+    seqlm_tag_corpus_free(c);
 }
 
 static void test_conlleval_tricky(void **state) {
@@ -279,11 +333,199 @@ static void test_model_file(void **state) {
     seqlm_tag_corpus_free(c);
 }
 
+/* ---- vocabulary options and training options ---------------------------------------------- */
+
+static double eval_loss(seqlm_tagger *m, const seqlm_tag_corpus *c) {
+    seqlm_tag_map *map = seqlm_tag_map_create(m, c);
+    seqlm_tag_batch *b = seqlm_tag_batch_create();
+    size_t idx[8];
+    for (size_t i = 0; i < c->n_sent; i++) idx[i] = i;
+    assert_int_equal(seqlm_tag_batch_fill(b, m, map, idx, (int)c->n_sent), 0);
+    seqlm_error err;
+    double l = seqlm_tagger_loss(m, b, NULL, NULL, 0, 1.0f, NULL, &err);
+    seqlm_tag_batch_free(b);
+    seqlm_tag_map_free(map);
+    return l;
+}
+
+static seqlm_tagger *small_model(const seqlm_tag_corpus *c, int chars, int zero_digits) {
+    seqlm_error err;
+    seqlm_tagger_config cfg = seqlm_tagger_default_config();
+    cfg.embedding = 4;
+    cfg.hidden = 3;
+    cfg.char_dim = chars ? 3 : 0;
+    cfg.char_hidden = 2;
+    cfg.dropout = 0;
+    cfg.min_count = 1;
+    cfg.zero_digits = zero_digits;
+    seqlm_tagger *m = seqlm_tagger_create_from(&cfg, c, &err);
+    assert_non_null(m);
+    seqlm_rng rng;
+    seqlm_rng_seed(&rng, 5);
+    seqlm_tagger_reset(m, &rng);
+    return m;
+}
+
+static seqlm_tag_corpus *read_str(const char *name, const char *text) {
+    seqlm_error err;
+    seqlm_tag_corpus *c = seqlm_tag_corpus_read(write_tmp_str(name, text), 0, 1, &err);
+    assert_non_null(c);
+    return c;
+}
+
+/* --zero-digits: 1999 and 2000 are one word "0000", digits one character '0'; an unseen
+ * number of the same shape scores exactly as a seen one; the option survives a model file. */
+static void test_zero_digits(void **state) {
+    (void)state;
+    seqlm_tag_corpus *tr = read_str("zd.conll", "1999 B-X\n2000 O\nabc O\n\nin O\n1984 O\n");
+    seqlm_tag_corpus *seen = read_str("zd1.conll", "in O\n1999 B-X\nabc O\n");
+    seqlm_tag_corpus *unseen = read_str("zd2.conll", "in O\n5072 B-X\nabc O\n");
+    seqlm_tagger *m = small_model(tr, 1, 1);
+    assert_int_equal(seqlm_tagger_n_words(m), 4); /* <unk> 0000 abc in */
+    assert_int_equal(seqlm_tagger_n_chars(m), 7); /* <unk> 0 a b c i n */
+    double a = eval_loss(m, seen), b = eval_loss(m, unseen);
+    print_message("zero digits: seen %.7f, unseen %.7f\n", a, b);
+    assert_true(a == b);
+    seqlm_error err;
+    const char *path = tmp_path("zd.safetensors");
+    assert_int_equal(seqlm_tagger_save(m, path, &err), SEQLM_OK);
+    seqlm_tagger *m2 = seqlm_tagger_load(path, &err);
+    assert_non_null(m2);
+    assert_int_equal(seqlm_tagger_config_of(m2)->zero_digits, 1);
+    assert_true(eval_loss(m2, unseen) == b);
+    seqlm_tagger_free(m2);
+    seqlm_tagger_free(m);
+    m = small_model(tr, 1, 0); /* without: 5 words, 12 chars, and 5072 is unknown */
+    assert_int_equal(seqlm_tagger_n_words(m), 6);
+    assert_int_equal(seqlm_tagger_n_chars(m), 12);
+    assert_true(eval_loss(m, seen) != eval_loss(m, unseen));
+    seqlm_tagger_free(m);
+    seqlm_tag_corpus_free(tr);
+    seqlm_tag_corpus_free(seen);
+    seqlm_tag_corpus_free(unseen);
+}
+
+/* --unk-replace: only words seen once in train are replaced, p = 1 replaces them all (the loss
+ * is then that of unseen words), p = 0 none, p = 0.5 about half, reproducibly for a seed. */
+static void test_unk_replace(void **state) {
+    (void)state;
+    seqlm_tag_corpus *tr = read_str("ur.conll", "a O\na O\nb B-X\nc O\n\nb B-X\nd O\n");
+    seqlm_tag_corpus *unseen = read_str("ur2.conll", "a O\na O\nb B-X\nzz O\n\nb B-X\nyy O\n");
+    seqlm_tagger *m = small_model(tr, 0, 0);
+    assert_int_equal(seqlm_tagger_n_words(m), 5); /* <unk> a b c d */
+    int want[5] = {0, 0, 0, 1, 1};
+    for (int i = 0; i < 5; i++) assert_int_equal(seqlm_tagger_word_is_singleton(m, i), want[i]);
+    seqlm_tag_map *map = seqlm_tag_map_create(m, tr);
+    seqlm_tag_batch *b = seqlm_tag_batch_create();
+    size_t idx[2] = {0, 1};
+    seqlm_rng rng;
+    seqlm_rng_seed(&rng, 1);
+    seqlm_error err;
+    seqlm_tag_batch_fill(b, m, map, idx, 2);
+    double plain = seqlm_tagger_loss(m, b, NULL, NULL, 0, 1.0f, NULL, &err);
+    assert_int_equal(seqlm_tag_batch_unk_replace(b, m, 0.0f, &rng), 0);
+    assert_true(seqlm_tagger_loss(m, b, NULL, NULL, 0, 1.0f, NULL, &err) == plain);
+    assert_int_equal(seqlm_tag_batch_unk_replace(b, m, 1.0f, &rng), 2);
+    double replaced = seqlm_tagger_loss(m, b, NULL, NULL, 0, 1.0f, NULL, &err);
+    assert_true(replaced != plain);
+    assert_true(replaced == eval_loss(m, unseen));
+    seqlm_tag_batch_free(b);
+    seqlm_tag_map_free(map);
+    seqlm_tagger_free(m);
+    seqlm_tag_corpus_free(tr);
+    seqlm_tag_corpus_free(unseen);
+
+    /* 300 singletons and one frequent word: about half replaced, the same for the same seed */
+    char *text = malloc(300 * 24);
+    size_t len = 0;
+    for (int i = 0; i < 300; i++)
+        len += (size_t)sprintf(text + len, "w%d O\nthe O\n%s", i, i % 30 == 29 ? "\n" : "");
+    tr = read_str("ur3.conll", text);
+    free(text);
+    m = small_model(tr, 0, 0);
+    map = seqlm_tag_map_create(m, tr);
+    b = seqlm_tag_batch_create();
+    size_t all[10];
+    for (size_t i = 0; i < 10; i++) all[i] = i;
+    int n[2];
+    double loss[2];
+    for (int r = 0; r < 2; r++) {
+        seqlm_rng_seed(&rng, 77);
+        seqlm_tag_batch_fill(b, m, map, all, 10);
+        n[r] = seqlm_tag_batch_unk_replace(b, m, 0.5f, &rng);
+        loss[r] = seqlm_tagger_loss(m, b, NULL, NULL, 0, 1.0f, NULL, &err);
+    }
+    print_message("unk-replace 0.5: %d of 300 singletons\n", n[0]);
+    assert_true(n[0] > 110 && n[0] < 190);
+    assert_int_equal(n[0], n[1]);
+    assert_true(loss[0] == loss[1]);
+    /* a loaded model has no counts: nothing is a singleton */
+    const char *path = tmp_path("ur.safetensors");
+    assert_int_equal(seqlm_tagger_save(m, path, &err), SEQLM_OK);
+    seqlm_tagger *m2 = seqlm_tagger_load(path, &err);
+    assert_non_null(m2);
+    assert_false(seqlm_tagger_word_is_singleton(m2, 1));
+    seqlm_tagger_free(m2);
+    seqlm_tag_batch_free(b);
+    seqlm_tag_map_free(map);
+    seqlm_tagger_free(m);
+    seqlm_tag_corpus_free(tr);
+}
+
+typedef struct {
+    int epochs;
+    double lr[8], progress[8];
+} events;
+
+static void record(void *ctx, const char *event, const double *v) {
+    events *e = ctx;
+    if (strcmp(event, "epoch") || e->epochs >= 8) return;
+    e->lr[e->epochs] = v[SEQLM_TAGEV_LR];
+    e->progress[e->epochs++] = v[SEQLM_TAGEV_PROGRESS];
+}
+
+/* --lr-decay: epoch e's lr is lr / (1 + d (e - 1)); --max-time: a tiny limit stops after the
+ * first batch, with that partial epoch validated and its model written. */
+static void test_train_schedule(void **state) {
+    (void)state;
+    seqlm_tag_corpus *c;
+    seqlm_tagger *m = tiny_model(&c, 0, 0, 0, 1);
+    seqlm_tag_train_config tc = seqlm_tag_train_default_config();
+    tc.batch = 1;
+    tc.epochs = 3;
+    tc.lr_decay = 0.5f;
+    tc.threads = 1;
+    tc.log_interval = 0;
+    events ev = {0};
+    tc.on_event = record;
+    tc.event_ctx = &ev;
+    seqlm_error err;
+    assert_int_equal(seqlm_tag_train(m, c, c, &tc, &err), SEQLM_OK);
+    assert_int_equal(ev.epochs, 3);
+    assert_true(fabs(ev.lr[0] - 1e-3) < 1e-9 && fabs(ev.lr[1] - 1e-3 / 1.5) < 1e-9 &&
+                fabs(ev.lr[2] - 1e-3 / 2) < 1e-9);
+    assert_true(ev.progress[2] == 1.0);
+    memset(&ev, 0, sizeof ev);
+    tc.max_time = 1e-9;
+    tc.output_path = tmp_path("maxtime.safetensors");
+    remove(tc.output_path);
+    assert_int_equal(seqlm_tag_train(m, c, c, &tc, &err), SEQLM_OK);
+    assert_int_equal(ev.epochs, 1);
+    assert_true(ev.progress[0] == 0.25); /* 1 of 4 sentences */
+    seqlm_tagger *m2 = seqlm_tagger_load(tc.output_path, &err);
+    assert_non_null(m2);
+    seqlm_tagger_free(m2);
+    seqlm_tagger_free(m);
+    seqlm_tag_corpus_free(c);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_reader_formats),     cmocka_unit_test(test_conlleval_tricky),
         cmocka_unit_test(test_grad_softmax_chars), cmocka_unit_test(test_grad_crf_chars_extra),
         cmocka_unit_test(test_padding_invariance), cmocka_unit_test(test_model_file),
+        cmocka_unit_test(test_reader_encodings),   cmocka_unit_test(test_zero_digits),
+        cmocka_unit_test(test_unk_replace),        cmocka_unit_test(test_train_schedule),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

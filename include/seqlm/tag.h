@@ -15,7 +15,8 @@
  * the hook for per-token features from outside (ELMo): cfg.extra_dim X > 0 makes the forward
  * pass take an (N, X) block, and backward return its gradient; nothing else changes.
  *
- * Not here: the training of ELMo models, text encodings other than UTF-8 (the reader's job). */
+ * Not here: the training of ELMo models, the conversion of other text encodings to UTF-8 (the
+ * shared reader's job: seqlm_reader_open_encoding). */
 #ifndef SEQLM_TAG_H
 #define SEQLM_TAG_H
 
@@ -62,6 +63,11 @@ typedef struct {
  * "FILE: line N: expected 4 columns (as line 1), found 3", a tag column missing, bad UTF-8. */
 seqlm_tag_corpus *seqlm_tag_corpus_read(const char *path, int column, int with_tags,
                                         seqlm_error *err);
+/* The same for a file in `encoding` (an iconv name, e.g. "CP1252", "EUC-KR"; NULL = UTF-8),
+ * converted to UTF-8 as it is read (seqlm_reader_open_encoding): a byte sequence invalid in the
+ * encoding is an error naming file, line and byte offset. */
+seqlm_tag_corpus *seqlm_tag_corpus_read_encoding(const char *path, int column, int with_tags,
+                                                 const char *encoding, seqlm_error *err);
 void seqlm_tag_corpus_free(seqlm_tag_corpus *c);
 size_t seqlm_tag_corpus_max_len(const seqlm_tag_corpus *c); /* longest sentence, in tokens */
 
@@ -136,11 +142,12 @@ typedef struct {
     int layers;
     float dropout;
     int crf;
-    int lower;      /* lower-case (ASCII) words before the vocabulary lookup */
-    int min_count;  /* vocabulary: train words seen at least this often */
-    int extra_dim;  /* X per-token extra features (ELMo); 0 today */
-    int metric_f1;  /* model selection by entity F1 (BIO tags) instead of accuracy */
-    int tag_column; /* the column the model was trained with (0 = last) */
+    int lower;       /* lower-case (ASCII) words before the vocabulary lookup */
+    int min_count;   /* vocabulary: train words seen at least this often */
+    int extra_dim;   /* X per-token extra features (ELMo); 0 today */
+    int metric_f1;   /* model selection by entity F1 (BIO tags) instead of accuracy */
+    int tag_column;  /* the column the model was trained with (0 = last) */
+    int zero_digits; /* map every ASCII digit to '0' before the word and char lookups */
     /* An ELMo file (seqlm/elmo.h, docs/elmo.md) of unit word: the learned scalar mix of its
      * biLM's layers (parameters "elmo_mix.*", trained with the tagger) is the extra block, X =
      * its 2H (extra_dim must be 0 at creation). In a created or loaded model: the absolute path
@@ -188,6 +195,13 @@ void seqlm_tag_map_free(seqlm_tag_map *map);
 /* Fills b with sentences idx[0..n) of the map's corpus. 0, or -1 when out of memory. */
 int seqlm_tag_batch_fill(seqlm_tag_batch *b, const seqlm_tagger *m, const seqlm_tag_map *map,
                          const size_t *idx, int n);
+/* Singleton replacement (Lample et al. 2016): each token of b whose word occurred exactly once
+ * in the model's training data gets the <unk> word id with probability p (one rng draw per
+ * such token, in batch order); its characters are kept. Returns the number replaced. */
+int seqlm_tag_batch_unk_replace(seqlm_tag_batch *b, const seqlm_tagger *m, float p, seqlm_rng *rng);
+/* 1 if word id `id` occurred once in the training data (counts are not kept in model files:
+ * a loaded model has none). */
+int seqlm_tagger_word_is_singleton(const seqlm_tagger *m, int32_t id);
 int seqlm_tag_batch_T(const seqlm_tag_batch *b);
 int seqlm_tag_batch_B(const seqlm_tag_batch *b);
 
@@ -227,7 +241,10 @@ typedef struct {
     int batch;
     int epochs, patience;
     seqlm_optim_config optim;
-    float clip; /* gradient norm; 0 = none */
+    float clip;        /* gradient norm; 0 = none */
+    float unk_replace; /* singleton replacement probability (seqlm_tag_batch_unk_replace) */
+    float lr_decay;    /* epoch e (1-based) uses lr / (1 + lr_decay * (e - 1)); 0 = constant */
+    double max_time;   /* seconds; > 0: stop (validating the partial epoch) once exceeded */
     uint64_t seed;
     int threads;
     double log_interval; /* seconds between interval events */

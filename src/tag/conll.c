@@ -2,8 +2,9 @@
  *
  * One token a line, columns separated by runs of spaces or tabs, a blank line between
  * sentences, "-DOCSTART-" lines dropped (they are document marks, not sentences). Token and tag
- * strings are interned (strmap), line texts kept in one pool. Not here: encodings other than
- * UTF-8 (seqlm_reader's job), what the tags mean. */
+ * strings are interned (strmap), line texts kept in one pool. Files in another encoding are
+ * converted to UTF-8 line by line by the shared reader (seqlm_reader_open_encoding), so
+ * everything after it sees UTF-8. Not here: what the tags mean. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -61,7 +62,12 @@ size_t seqlm_tag_corpus_max_len(const seqlm_tag_corpus *c) {
 
 seqlm_tag_corpus *seqlm_tag_corpus_read(const char *path, int column, int with_tags,
                                         seqlm_error *err) {
-    seqlm_reader *r = seqlm_reader_open(path, 1, err);
+    return seqlm_tag_corpus_read_encoding(path, column, with_tags, NULL, err);
+}
+
+seqlm_tag_corpus *seqlm_tag_corpus_read_encoding(const char *path, int column, int with_tags,
+                                                 const char *encoding, seqlm_error *err) {
+    seqlm_reader *r = seqlm_reader_open_encoding(path, encoding, 1, err);
     if (!r) return NULL;
     seqlm_tag_corpus *c = calloc(1, sizeof *c);
     pools *pl = calloc(1, sizeof *pl);

@@ -33,19 +33,18 @@
 
 struct seqlm_crf_work {
     int T_max, B_max, K;
-    float *alpha;  /* (T_max, B_max, K) ahat */
-    float *v;      /* (T_max, B_max, K) v_t (rows of finished / bad sequences zero) */
-    float *marg;   /* (T_max, B_max, K) marginals */
-    float *u;      /* (B_max, K) */
-    float *E;      /* (K, K) */
-    float *G;      /* (K, K) */
-    float *c, *m;  /* (T_max, B_max) scales */
-    double *logz;  /* (B_max) */
-    float *S;      /* (B_max) */
-    uint8_t *bad;  /* (B_max) */
-    int32_t *bp;   /* (T_max, B_max, K) Viterbi back pointers */
-    float *delta;  /* (2, B_max, K) */
-    float *transT; /* (K, K) */
+    float *alpha; /* (T_max, B_max, K) ahat */
+    float *v;     /* (T_max, B_max, K) v_t (rows of finished / bad sequences zero) */
+    float *marg;  /* (T_max, B_max, K) marginals */
+    float *u;     /* (B_max, K) */
+    float *E;     /* (K, K) */
+    float *G;     /* (K, K) */
+    float *c, *m; /* (T_max, B_max) scales */
+    double *logz; /* (B_max) */
+    float *S;     /* (B_max) */
+    uint8_t *bad; /* (B_max) */
+    int32_t *bp;  /* (T_max, B_max, K) Viterbi back pointers */
+    float *delta; /* (2, B_max, K) */
 };
 
 seqlm_crf_work *seqlm_crf_work_create(int T_max, int B_max, int K) {
@@ -61,7 +60,6 @@ seqlm_crf_work *seqlm_crf_work_create(int T_max, int B_max, int K) {
     w->u = malloc((size_t)B_max * K * sizeof(float));
     w->E = malloc((size_t)K * K * sizeof(float));
     w->G = malloc((size_t)K * K * sizeof(float));
-    w->transT = malloc((size_t)K * K * sizeof(float));
     w->c = malloc(tb * sizeof(float));
     w->m = malloc(tb * sizeof(float));
     w->logz = malloc((size_t)B_max * sizeof(double));
@@ -69,8 +67,8 @@ seqlm_crf_work *seqlm_crf_work_create(int T_max, int B_max, int K) {
     w->bad = malloc((size_t)B_max);
     w->bp = malloc(tbk * sizeof(int32_t));
     w->delta = malloc(2 * (size_t)B_max * K * sizeof(float));
-    if (!w->alpha || !w->v || !w->marg || !w->u || !w->E || !w->G || !w->transT || !w->c || !w->m ||
-        !w->logz || !w->S || !w->bad || !w->bp || !w->delta) {
+    if (!w->alpha || !w->v || !w->marg || !w->u || !w->E || !w->G || !w->c || !w->m || !w->logz ||
+        !w->S || !w->bad || !w->bp || !w->delta) {
         seqlm_crf_work_free(w);
         return NULL;
     }
@@ -85,7 +83,6 @@ void seqlm_crf_work_free(seqlm_crf_work *w) {
     free(w->u);
     free(w->E);
     free(w->G);
-    free(w->transT);
     free(w->c);
     free(w->m);
     free(w->logz);
@@ -307,45 +304,81 @@ double seqlm_crf_nll(seqlm_crf_work *w, const float *emit, const int32_t *tags,
     return total;
 }
 
+/* Viterbi, time step by time step for the whole batch. For K = 420 (Brown) the K^2 max-plus
+ * step dominates decoding, so its loops run i (the previous tag) outside and j (the next tag)
+ * inside over contiguous rows trans[i][.], branch-free (omp simd): mx[j] = max_i (d[i] +
+ * trans[i][j]) keeping the first i that attains it (a mask, not a branch, so that it
+ * vectorises), exactly as the plain double loop over j then i would. VB batch entries share each
+ * row of trans while it is in cache. */
+enum { VB = 8 };
+
 double seqlm_crf_viterbi(seqlm_crf_work *w, const float *emit, const int32_t *lengths, int T, int B,
                          const float *trans, const float *start, const float *end, int32_t *best) {
     const int K = w->K;
     SEQLM_ASSERT(T <= w->T_max && B <= w->B_max);
     const size_t BK = (size_t)B * K;
-    for (int i = 0; i < K; i++)
-        for (int j = 0; j < K; j++) w->transT[j * K + i] = trans[i * K + j];
+    float *d0 = w->delta, *d1 = w->delta + BK;
+    for (int b = 0; b < B; b++) {
+        const float *e = emit + (size_t)b * K;
+        for (int j = 0; j < K; j++) d0[(size_t)b * K + j] = start[j] + e[j];
+    }
+    int act[VB];
+    for (int t = 1; t < T; t++) {
+        int b = 0;
+        while (b < B) {
+            int na = 0; /* the next VB sequences still running at step t */
+            for (; b < B && na < VB; b++) {
+                if (lengths[b] > t)
+                    act[na++] = b;
+                else
+                    memcpy(d1 + (size_t)b * K, d0 + (size_t)b * K, (size_t)K * sizeof(float));
+            }
+            if (na == 0) continue;
+            for (int a = 0; a < na; a++) {
+                const float d = d0[(size_t)act[a] * K];
+                float *mx = d1 + (size_t)act[a] * K;
+                int32_t *arg = w->bp + t * BK + (size_t)act[a] * K;
+#pragma omp simd
+                for (int j = 0; j < K; j++) {
+                    mx[j] = d + trans[j];
+                    arg[j] = 0;
+                }
+            }
+            for (int i = 1; i < K; i++) {
+                const float *row = trans + (size_t)i * K;
+                for (int a = 0; a < na; a++) {
+                    const float d = d0[(size_t)act[a] * K + i];
+                    float *mx = d1 + (size_t)act[a] * K;
+                    int32_t *arg = w->bp + t * BK + (size_t)act[a] * K;
+#pragma omp simd
+                    for (int j = 0; j < K; j++) {
+                        float sc = d + row[j], m = mx[j];
+                        int32_t better = -(int32_t)(sc > m); /* all ones or zero */
+                        arg[j] = (arg[j] & ~better) | (i & better);
+                        mx[j] = sc > m ? sc : m;
+                    }
+                }
+            }
+            for (int a = 0; a < na; a++) {
+                const float *et = emit + t * BK + (size_t)act[a] * K;
+                float *mx = d1 + (size_t)act[a] * K;
+#pragma omp simd
+                for (int j = 0; j < K; j++) mx[j] += et[j];
+            }
+        }
+        float *tmp = d0;
+        d0 = d1;
+        d1 = tmp;
+    }
     double total = 0;
     for (int b = 0; b < B; b++) {
         int n = lengths[b];
-        float *d0 = w->delta, *d1 = w->delta + K;
-        const float *e = emit + (size_t)b * K;
-        for (int j = 0; j < K; j++) d0[j] = start[j] + e[j];
-        for (int t = 1; t < n; t++) {
-            const float *et = emit + t * BK + (size_t)b * K;
-            int32_t *bp = w->bp + t * BK + (size_t)b * K;
-            for (int j = 0; j < K; j++) {
-                const float *tc = w->transT + (size_t)j * K;
-                float mx = d0[0] + tc[0];
-                int arg = 0;
-                for (int i = 1; i < K; i++) {
-                    float s = d0[i] + tc[i];
-                    if (s > mx) {
-                        mx = s;
-                        arg = i;
-                    }
-                }
-                d1[j] = mx + et[j];
-                bp[j] = arg;
-            }
-            float *tmp = d0;
-            d0 = d1;
-            d1 = tmp;
-        }
-        float mx = d0[0] + end[0];
+        const float *d = d0 + (size_t)b * K;
+        float mx = d[0] + end[0];
         int arg = 0;
         for (int j = 1; j < K; j++)
-            if (d0[j] + end[j] > mx) {
-                mx = d0[j] + end[j];
+            if (d[j] + end[j] > mx) {
+                mx = d[j] + end[j];
                 arg = j;
             }
         total += mx;

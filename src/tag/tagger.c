@@ -112,10 +112,24 @@ static size_t code_points(const char *s, size_t *starts, size_t cap) {
     return n;
 }
 
-static void lower_word(const char *s, char *buf, size_t cap) {
+/* The string looked up for word s: s itself, or (into buf, at most cap - 1 bytes) s with ASCII
+ * letters lower-cased (lower) and ASCII digits mapped to '0' (cfg->zero_digits). Characters
+ * are looked up in the zero_digits form only (lower = 0). */
+static const char *normalize(const seqlm_tagger_config *cfg, const char *s, int lower, char *buf,
+                             size_t cap) {
+    if (!lower && !cfg->zero_digits) return s;
     size_t i = 0;
-    for (; s[i] && i + 1 < cap; i++) buf[i] = (char)tolower((unsigned char)s[i]);
+    while (s[i]) { /* whole code points only */
+        size_t n = cp_len((unsigned char)s[i]);
+        if (i + n >= cap) break;
+        for (size_t e = i + n; i < e; i++) {
+            unsigned char c = (unsigned char)s[i];
+            if (cfg->zero_digits && c >= '0' && c <= '9') c = '0';
+            buf[i] = (char)(lower ? tolower(c) : c);
+        }
+    }
     buf[i] = '\0';
+    return buf;
 }
 
 /* ---- construction ----------------------------------------------------------------------- */
@@ -208,11 +222,7 @@ seqlm_tagger *seqlm_tagger_create_from(const seqlm_tagger_config *cfg,
     strmap_init(&counts);
     char buf[1024];
     for (size_t i = 0; i < train->n_tok; i++) {
-        const char *w = train->types[train->type[i]];
-        if (cfg->lower) {
-            lower_word(w, buf, sizeof buf);
-            w = buf;
-        }
+        const char *w = normalize(cfg, train->types[train->type[i]], cfg->lower, buf, sizeof buf);
         if (strmap_add(&counts, w, strlen(w), 1) < 0) {
             strmap_free(&counts);
             goto nomem;
@@ -227,7 +237,7 @@ seqlm_tagger *seqlm_tagger_create_from(const seqlm_tagger_config *cfg,
     strmap_free(&counts);
     size_t starts[256];
     for (size_t t = 0; t < train->n_types && !bad && cfg->char_dim > 0; t++) {
-        const char *w = train->types[t];
+        const char *w = normalize(cfg, train->types[t], 0, buf, sizeof buf);
         size_t n = code_points(w, starts, 256);
         for (size_t k = 0; k < n && !bad; k++)
             bad |= strmap_add(&m->chars, w + starts[k], cp_len((unsigned char)w[starts[k]]), 1) < 0;
@@ -379,14 +389,10 @@ seqlm_tag_map *seqlm_tag_map_create(const seqlm_tagger *m, const seqlm_tag_corpu
         return NULL;
     }
     for (size_t t = 0; t < c->n_types; t++) {
-        const char *w = c->types[t];
-        if (m->cfg.lower) {
-            lower_word(w, buf, sizeof buf);
-            w = buf;
-        }
+        const char *w = normalize(&m->cfg, c->types[t], m->cfg.lower, buf, sizeof buf);
         int64_t id = strmap_find(&m->words, w, strlen(w));
         map->word[t] = id < 0 ? 0 : (int32_t)id;
-        w = c->types[t];
+        w = normalize(&m->cfg, c->types[t], 0, buf, sizeof buf);
         size_t n = code_points(w, starts, 4096), k = 0;
         map->coff[t] = t * (size_t)cap;
         int32_t *dst = map->cpool + map->coff[t];
@@ -444,6 +450,26 @@ void seqlm_tag_batch_free(seqlm_tag_batch *b) {
     free(b->utype);
     free(b->eid);
     free(b);
+}
+
+int seqlm_tagger_word_is_singleton(const seqlm_tagger *m, int32_t id) {
+    return id > 0 && (size_t)id < m->words.n && m->words.count[id] == 1;
+}
+
+int seqlm_tag_batch_unk_replace(seqlm_tag_batch *b, const seqlm_tagger *m, float p,
+                                seqlm_rng *rng) {
+    if (!(p > 0)) return 0;
+    int n = 0;
+    for (int t = 0; t < b->T; t++)
+        for (int i = 0; i < b->B; i++) {
+            size_t k = (size_t)t * b->B + i;
+            if (t < b->len[i] && seqlm_tagger_word_is_singleton(m, b->word[k]) &&
+                seqlm_rng_uniform(rng) < (double)p) {
+                b->word[k] = 0;
+                n++;
+            }
+        }
+    return n;
 }
 
 int seqlm_tag_batch_T(const seqlm_tag_batch *b) {
@@ -808,10 +834,10 @@ seqlm_status seqlm_tagger_save(const seqlm_tagger *m, const char *path, seqlm_er
              "{\"kind\":\"tagger\",\"embedding\":%d,\"char_dim\":%d,\"char_hidden\":%d,"
              "\"max_word_chars\":%d,\"hidden\":%d,\"layers\":%d,\"dropout\":%.9g,\"crf\":%d,"
              "\"lower\":%d,\"min_count\":%d,\"extra_dim\":%d,\"metric\":\"%s\","
-             "\"tag_column\":%d}",
+             "\"tag_column\":%d,\"zero_digits\":%d}",
              c->embedding, c->char_dim, c->char_hidden, c->max_word_chars, c->hidden, c->layers,
              (double)c->dropout, c->crf, c->lower, c->min_count, c->extra_dim,
-             c->metric_f1 ? "f1" : "accuracy", c->tag_column);
+             c->metric_f1 ? "f1" : "accuracy", c->tag_column, c->zero_digits);
     seqlm_metadata meta = {0};
     char *w = join_lines(&m->words), *ch = join_lines(&m->chars), *tg = join_lines(&m->tags);
     seqlm_status st;
@@ -881,7 +907,8 @@ seqlm_tagger *seqlm_tagger_load_ex(const char *path, const char *elmo, seqlm_err
         jint(j, "max_word_chars", &c.max_word_chars) || jint(j, "hidden", &c.hidden) ||
         jint(j, "layers", &c.layers) || jint(j, "crf", &c.crf) || jint(j, "lower", &c.lower) ||
         jint(j, "min_count", &c.min_count) || jint(j, "extra_dim", &c.extra_dim) ||
-        jint(j, "tag_column", &c.tag_column) || (dr && !cJSON_IsNumber(dr))) {
+        jint(j, "tag_column", &c.tag_column) || jint(j, "zero_digits", &c.zero_digits) ||
+        (dr && !cJSON_IsNumber(dr))) {
         seqlm_error_set(err, SEQLM_ERR_FORMAT, "%s: garbled seqlm.tagger metadata", path);
         goto done;
     }

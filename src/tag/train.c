@@ -1,5 +1,6 @@
 /* train.c - the tagger's training loop: bucketed batches, Adam (or any optim.h optimiser),
- * gradient clipping, validation each epoch, the best model kept, early stopping, events.
+ * gradient clipping, singleton replacement, per-epoch lr decay, validation each epoch, the best
+ * model kept, early stopping, a time limit, events.
  *
  * Batches as the PyTorch reference (bench/torch_tasks.py): shuffle the sentences, cut them
  * into pools of 50 batches, sort each pool by length, cut into batches, shuffle the batches -
@@ -141,6 +142,9 @@ seqlm_status seqlm_tag_train(seqlm_tagger *m, const seqlm_tag_corpus *train,
     uint64_t sents_done = 0;
     for (int epoch = 1; epoch <= tc->epochs; epoch++) {
         size_t nb = make_batches(train, tc->batch, &rng, order, starts, tmp, perm);
+        float lr = tc->optim.lr / (1.0f + tc->lr_decay * (float)(epoch - 1));
+        v[SEQLM_TAGEV_LR] = lr;
+        int out_of_time = 0;
         double t_ep = now(), t_last = t_ep, loss_sum = 0, tok_sum = 0, grad = 0;
         double iv_loss = 0, iv_tok = 0;
         size_t sents = 0;
@@ -160,6 +164,7 @@ seqlm_status seqlm_tag_train(seqlm_tagger *m, const seqlm_tag_corpus *train,
             size_t ntok = 0;
             for (int i = 0; i < bn; i++)
                 ntok += train->sent_start[order[s0 + i] + 1] - train->sent_start[order[s0 + i]];
+            if (tc->unk_replace > 0) seqlm_tag_batch_unk_replace(b, m, tc->unk_replace, &rng);
             seqlm_params_zero_grad(p);
             double l = seqlm_tagger_loss(m, b, NULL, NULL, 1, 1.0f / (float)ntok, &rng, err);
             if (isnan(l)) {
@@ -167,13 +172,17 @@ seqlm_status seqlm_tag_train(seqlm_tagger *m, const seqlm_tag_corpus *train,
                 goto done;
             }
             if (tc->clip > 0) grad = seqlm_clip_grad_norm(p->grads, P, tc->clip);
-            seqlm_optim_step(opt, p->values, p->grads, tc->optim.lr);
+            seqlm_optim_step(opt, p->values, p->grads, lr);
             loss_sum += l;
             tok_sum += (double)ntok;
             iv_loss += l;
             iv_tok += (double)ntok;
             sents += (size_t)bn;
             double t = now();
+            if (tc->max_time > 0 && t - t_start >= tc->max_time) {
+                out_of_time = 1; /* validate what we have, then stop */
+                break;
+            }
             if (tc->log_interval > 0 && t - t_last >= tc->log_interval) {
                 double el = t - t_ep, rate = (double)sents / el;
                 v[SEQLM_TAGEV_EPOCH] = epoch;
@@ -216,7 +225,7 @@ seqlm_status seqlm_tag_train(seqlm_tagger *m, const seqlm_tag_corpus *train,
             bad_epochs++;
         }
         v[SEQLM_TAGEV_EPOCH] = epoch;
-        v[SEQLM_TAGEV_PROGRESS] = 1;
+        v[SEQLM_TAGEV_PROGRESS] = (double)sents / (double)n;
         v[SEQLM_TAGEV_LOSS] = loss_sum / tok_sum;
         v[SEQLM_TAGEV_SENT_S] = (double)sents / ep_secs;
         v[SEQLM_TAGEV_GRAD] = grad;
@@ -226,6 +235,7 @@ seqlm_status seqlm_tag_train(seqlm_tagger *m, const seqlm_tag_corpus *train,
         v[SEQLM_TAGEV_ETA] = (double)(tc->epochs - epoch) * (now() - t_start) / epoch;
         emit_event(tc, log, "epoch", v);
         if (valid && tc->patience > 0 && bad_epochs >= tc->patience) break;
+        if (out_of_time) break;
     }
     v[SEQLM_TAGEV_SENT_S] = train_secs > 0 ? (double)sents_done / train_secs : NAN;
     v[SEQLM_TAGEV_VALID] = best_epoch && valid ? best : NAN;
