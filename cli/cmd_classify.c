@@ -62,6 +62,8 @@ static const char classify_help[] =
     "Training options (train, cv)\n"
     "      --optimizer O        adam (default), adamw, nadam, sgd, adagrad, rmsprop\n"
     "      --lr R               learning rate (default: the optimiser's; adam 0.001)\n"
+    "      --weight-decay W     L2 penalty added to the gradient; adamw: decoupled decay\n"
+    "                           (default: the optimiser's; adamw 0.01, others 0)\n"
     "      --clip C             clip the gradient norm at C (default 0: never)\n"
     "      --batch N            sentences per batch (default 50)\n"
     "      --eval-batch N       sentences per prediction batch (default 100)\n"
@@ -180,6 +182,7 @@ enum {
     O_LOWER,
     O_OPTIM,
     O_LR,
+    O_WD,
     O_CLIP,
     O_BATCH,
     O_EVALBATCH,
@@ -215,7 +218,7 @@ typedef struct {
     seqlm_classify_config mc;
     uint64_t min_count;
     seqlm_classify_train_config tc;
-    int set_lr;
+    int set_lr, set_wd;
     int folds, fold_limit;
     int json, header, quiet;
     const char *output, *model;
@@ -694,6 +697,7 @@ int cmd_classify(int argc, char **argv) {
                                           {"lower", no_argument, 0, O_LOWER},
                                           {"optimizer", required_argument, 0, O_OPTIM},
                                           {"lr", required_argument, 0, O_LR},
+                                          {"weight-decay", required_argument, 0, O_WD},
                                           {"clip", required_argument, 0, O_CLIP},
                                           {"batch", required_argument, 0, O_BATCH},
                                           {"eval-batch", required_argument, 0, O_EVALBATCH},
@@ -841,9 +845,10 @@ int cmd_classify(int argc, char **argv) {
                                  "unknown --optimizer '%s' (adam, adamw, nadam, sgd, adagrad, "
                                  "rmsprop)",
                                  optarg);
-            float lr = o.tc.optim.lr;
+            float lr = o.tc.optim.lr, wd = o.tc.optim.weight_decay;
             o.tc.optim = seqlm_optim_defaults(k);
             if (o.set_lr) o.tc.optim.lr = lr;
+            if (o.set_wd) o.tc.optim.weight_decay = wd;
             break;
         }
         case O_LR:
@@ -851,6 +856,12 @@ int cmd_classify(int argc, char **argv) {
                 return cli_usage(cmd, "--lr must be a number > 0, not '%s'", optarg);
             o.tc.optim.lr = (float)d;
             o.set_lr = 1;
+            break;
+        case O_WD:
+            if (cli_double(optarg, 0, 1e30, &d))
+                return cli_usage(cmd, "--weight-decay must be a number >= 0, not '%s'", optarg);
+            o.tc.optim.weight_decay = (float)d;
+            o.set_wd = 1;
             break;
         case O_CLIP:
             if (cli_double(optarg, 0, 1e30, &d))

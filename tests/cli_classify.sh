@@ -66,6 +66,22 @@ runq predh.txt "$SEQLM" classify predict --header -m m1.safetensors --format tsv
 check "predict --header names the columns; --format tsv drops the labels" \
     "$(head -1 predh.txt | grep -q $'^label\tneg\tneu\tpos$' && tail -n +2 predh.txt | cmp -s - pred1.txt; echo $?)"
 
+# --- --weight-decay: applied, and kept whichever side of --optimizer it is given ----------------
+run "$SEQLM" classify train "${TRAIN[@]}" --heldout 0.2 --weight-decay 0.5 -o wd.safetensors "$TINY"
+check "train with --weight-decay" "$rc"
+check_cmd "--weight-decay changes the model" eval '! cmp -s wd.safetensors m1.safetensors'
+run "$SEQLM" classify train "${TRAIN[@]}" --heldout 0.2 --weight-decay 0 --optimizer adamw \
+    -o wd0.safetensors "$TINY"
+run "$SEQLM" classify train "${TRAIN[@]}" --heldout 0.2 --optimizer adamw --weight-decay 0 \
+    -o wd1.safetensors "$TINY"
+check_cmd "--weight-decay before or after --optimizer: the same model" cmp -s wd0.safetensors wd1.safetensors
+run "$SEQLM" classify train "${TRAIN[@]}" --heldout 0.2 --optimizer adamw -o wd2.safetensors "$TINY"
+check_cmd "adamw's own default decay (0.01) differs from --weight-decay 0" eval '! cmp -s wd2.safetensors wd1.safetensors'
+run "$SEQLM" classify train --weight-decay -1 -o x.safetensors "$TINY"
+expect_error "negative --weight-decay" 2 "--weight-decay must be a number >= 0"
+run "$SEQLM" classify eval --weight-decay 0.1 -m m1.safetensors "$TINY"
+expect_error "--weight-decay with eval" 2 "--weight-decay is for train and cv"
+
 # --- the formats: rt-polarity's (label files, CP1252) and NSMC's ----------------------------
 printf 'caf\xe9 good\nfun \x93film\x94\n' >pos.txt
 printf 'bad caf\xe9\ndull \x85\n' >neg.txt
