@@ -119,3 +119,19 @@ int cli_is_safetensors(const char *path) {
     for (int i = 7; i >= 0; i--) n = n << 8 | b[i];
     return n >= 2 && n <= 100000000ULL;
 }
+
+void cli_fmt_time(char *buf, size_t cap, double s) {
+    if (!isfinite(s) || s < 0)
+        snprintf(buf, cap, "?");
+    else if (s < 60)
+        snprintf(buf, cap, "%.0fs", s);
+    else if (s < 3600)
+        snprintf(buf, cap, "%dm%02ds", (int)s / 60, (int)s % 60);
+    else
+        snprintf(buf, cap, "%dh%02dm", (int)(s / 3600), (int)fmod(s / 60, 60));
+}
+
+void cli_clear_line(int tty, int *shown) {
+    if (tty && *shown) fprintf(stderr, "\r%-100s\r", "");
+    *shown = 0;
+}

@@ -57,6 +57,11 @@ void cli_progress_begin(cli_progress_state *p);
 void cli_progress(void *ctx, const char *phase, uint64_t done, uint64_t total);
 void cli_progress_end(cli_progress_state *p);
 
+/* Training progress: a duration as "42s", "3m05s" or "1h02m" ("?" when unknown), and clearing a
+ * live line on a terminal (tty) if one is shown (*shown, reset to 0). */
+void cli_fmt_time(char *buf, size_t cap, double seconds);
+void cli_clear_line(int tty, int *shown);
+
 /* Ctrl-C and SIGTERM ask the library to stop (it cleans up and returns SEQLM_ERR_INTERRUPT); a
  * second Ctrl-C ends the process at once. */
 void cli_catch_signals(void);

@@ -94,8 +94,7 @@ typedef struct {
 } progress;
 
 static void clear_line(progress *p) {
-    if (p->tty && p->shown) fprintf(stderr, "\r%-100s\r", "");
-    p->shown = 0;
+    cli_clear_line(p->tty, &p->shown);
 }
 
 static void on_direction(void *ctx, int backward) {

@@ -93,26 +93,14 @@ typedef struct {
 } progress;
 
 static void clear_line(progress *p) {
-    if (p->tty && p->shown) fprintf(stderr, "\r%-100s\r", "");
-    p->shown = 0;
-}
-
-static void fmt_time(char *buf, size_t cap, double s) {
-    if (!isfinite(s) || s < 0)
-        snprintf(buf, cap, "?");
-    else if (s < 60)
-        snprintf(buf, cap, "%.0fs", s);
-    else if (s < 3600)
-        snprintf(buf, cap, "%dm%02ds", (int)s / 60, (int)s % 60);
-    else
-        snprintf(buf, cap, "%dh%02dm", (int)(s / 3600), (int)fmod(s / 60, 60));
+    cli_clear_line(p->tty, &p->shown);
 }
 
 static void on_event(void *ctx, const char *event, const double *v) {
     progress *p = ctx;
     if (p->quiet) return;
     char eta[16];
-    fmt_time(eta, sizeof eta, v[SEQLM_TAGEV_ETA]);
+    cli_fmt_time(eta, sizeof eta, v[SEQLM_TAGEV_ETA]);
     if (strcmp(event, "interval") == 0) {
         char line[200];
         snprintf(line, sizeof line,
