@@ -93,9 +93,9 @@ static const char classify_help[] =
     "\n"
     "examples:\n"
     "  seqlm classify cv --encoding CP1252 --label-file pos=rt-polarity.pos \\\n"
-    "      --label-file neg=rt-polarity.neg --threads 1\n"
+    "      --label-file neg=rt-polarity.neg --lr 2e-3 --epochs 15 --patience 3\n"
     "  seqlm classify train --split-by-id 5 --allow-empty --unit char --heldout 0.1 \\\n"
-    "      ratings_test.txt -o nsmc.safetensors\n"
+    "      --lr 2e-3 --epochs 6 --patience 2 ratings_test.txt -o nsmc.safetensors\n"
     "  seqlm classify eval -m nsmc.safetensors --split-by-id 5 --allow-empty ratings_test.txt\n";
 
 /* ---- failures ---------------------------------------------------------------------------- */
