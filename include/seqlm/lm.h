@@ -206,9 +206,9 @@ typedef struct {
     void *event_ctx;
     seqlm_warn_fn warn;
     void *warn_ctx;
-    int diag; /* interval events (and the log) carry seqlm_train_diag (seqlm/diag.h): gradient
-                 norms, clipping, update ratios, gate saturation. Changes no result; a resumed
-                 run takes it from the overrides. Default 0. */
+    int diag;    /* interval events (and the log) carry seqlm_train_diag (seqlm/diag.h): gradient
+                    norms, clipping, update ratios, gate saturation. Changes no result; a resumed
+                    run takes it from the overrides. Default 0. */
     int reverse; /* read both texts with each line's tokens reversed (seqlm_stream_read_ex): a
                     backward language model (default 0); kept in checkpoints */
 } seqlm_train_config;
