@@ -135,3 +135,27 @@ void cli_clear_line(int tty, int *shown) {
     if (tty && *shown) fprintf(stderr, "\r%-100s\r", "");
     *shown = 0;
 }
+
+int cli_encoding(const char *cmd, const char *arg) {
+    seqlm_error err;
+    if (seqlm_encoding_check(arg, &err) != SEQLM_OK)
+        return cli_usage(cmd, "--encoding: %s", err.msg);
+    return 0;
+}
+
+int cli_int_opt(const char *cmd, const char *name, const char *arg, long long lo, long long hi,
+                int *out) {
+    long long v;
+    if (cli_int(arg, lo, hi, &v))
+        return cli_usage(cmd, "--%s must be an integer from %lld to %lld, not '%s'", name, lo, hi,
+                         arg);
+    *out = (int)v;
+    return 0;
+}
+
+int cli_fail_text(const seqlm_error *err, const char *encoding) {
+    const char *msg = err->msg[0] ? err->msg : seqlm_status_name(err->status);
+    if (!encoding && strstr(msg, "invalid UTF-8"))
+        return cli_fail("%s (for text in another encoding give --encoding, e.g. CP1252)", msg);
+    return cli_fail_err(err);
+}

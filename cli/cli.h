@@ -29,6 +29,15 @@ int cli_double(const char *s, double lo, double hi, double *out);
  * for cmd and return EXIT_USAGE; 0 on success. */
 int cli_unit(const char *cmd, const char *arg, seqlm_unit *out); /* --unit word|char|byte */
 int cli_seed(const char *cmd, const char *arg, long long *out);  /* --seed, an integer >= 0 */
+/* --encoding NAME: one iconv converts from (seqlm_encoding_check). */
+int cli_encoding(const char *cmd, const char *arg);
+/* --NAME N: an integer in [lo, hi] into *out. */
+int cli_int_opt(const char *cmd, const char *name, const char *arg, long long lo, long long hi,
+                int *out);
+
+/* The error of reading text given with --encoding (NULL: none): invalid UTF-8 read without it
+ * gets a hint to give one; returns EXIT_INPUT. */
+int cli_fail_text(const seqlm_error *err, const char *encoding);
 
 /* Seconds on a monotonic clock. */
 double cli_now(void);

@@ -98,15 +98,6 @@ static const char classify_help[] =
     "      --lr 2e-3 --epochs 6 --patience 2 ratings_test.txt -o nsmc.safetensors\n"
     "  seqlm classify eval -m nsmc.safetensors --split-by-id 5 --allow-empty ratings_test.txt\n";
 
-/* ---- failures ---------------------------------------------------------------------------- */
-
-static int fail_err(const seqlm_error *err) {
-    const char *msg = err->msg[0] ? err->msg : seqlm_status_name(err->status);
-    if (strstr(msg, "invalid UTF-8"))
-        return cli_fail("%s (for text in another encoding give --encoding, e.g. CP1252)", msg);
-    return cli_fail("%s", msg);
-}
-
 /* ---- progress ------------------------------------------------------------------------------ */
 
 typedef struct {
@@ -305,18 +296,18 @@ static int do_train(opts *o) {
         goto done;
     }
     if (read_inputs(o, 0, o->files, o->n_files, train, &err) != SEQLM_OK) {
-        rc = fail_err(&err);
+        rc = cli_fail_text(&err, NULL);
         goto done;
     }
     if (o->valid) {
         const char *vf[1] = {o->valid};
         if (read_inputs(o, 0, vf, 1, valid, &err) != SEQLM_OK) {
-            rc = fail_err(&err);
+            rc = cli_fail_text(&err, NULL);
             goto done;
         }
     } else if (o->heldout > 0 && seqlm_classify_data_holdout(train, o->heldout, o->tc.seed, valid,
                                                              &err) != SEQLM_OK) {
-        rc = fail_err(&err);
+        rc = cli_fail_text(&err, NULL);
         goto done;
     }
     if (!o->quiet && !valid->n)
@@ -333,7 +324,7 @@ static int do_train(opts *o) {
     m = train_one(o, train, valid, &prog, &res, &err);
     clear_line(&prog);
     if (!m) {
-        rc = fail_err(&err);
+        rc = cli_fail_text(&err, NULL);
         goto done;
     }
     if (!o->quiet) {
@@ -368,7 +359,8 @@ static int predict_all(seqlm_classifier *m, const seqlm_classify_data *d, int ba
     seqlm_error err;
     *probs = malloc((d->n ? d->n : 1) * C * sizeof **probs);
     if (!*probs) return cli_fail("out of memory");
-    if (seqlm_classify_predict(m, d, batch, *probs, speed, &err) != SEQLM_OK) return fail_err(&err);
+    if (seqlm_classify_predict(m, d, batch, *probs, speed, &err) != SEQLM_OK)
+        return cli_fail_text(&err, NULL);
     return 0;
 }
 
@@ -440,7 +432,7 @@ static int evaluate(seqlm_classifier *m, const seqlm_classify_data *d, int batch
     seqlm_error err;
     seqlm_classify_encoded enc;
     /* labels the model does not know are errors naming file:line */
-    if (seqlm_classify_encode(m, d, 0, &enc, &err) != SEQLM_OK) return fail_err(&err);
+    if (seqlm_classify_encode(m, d, 0, &enc, &err) != SEQLM_OK) return cli_fail_text(&err, NULL);
     for (size_t i = 0; i < d->n; i++)
         if (enc.label[i] < 0) {
             seqlm_classify_encoded_free(&enc);
@@ -460,7 +452,7 @@ static int evaluate(seqlm_classifier *m, const seqlm_classify_data *d, int batch
             nll -= log(pg > 1e-30f ? (double)pg : 1e-30);
         }
         if (seqlm_classify_metrics_compute(enc.label, pred, d->n, C, mt, &err) != SEQLM_OK)
-            rc = fail_err(&err);
+            rc = cli_fail_text(&err, NULL);
         else
             mt->loss = d->n ? nll / (double)d->n : NAN;
     }
@@ -486,13 +478,13 @@ static int do_eval(opts *o) {
         return cli_usage(cmd, "no data to evaluate (FILE arguments or --label-file)");
     seqlm_error err;
     seqlm_classifier *m = load_model(o->model, o->elmo, &err);
-    if (!m) return fail_err(&err);
+    if (!m) return cli_fail_text(&err, NULL);
     seqlm_classify_data *d = seqlm_classify_data_create();
     int rc = 0;
     if (!d) {
         rc = cli_fail("out of memory");
     } else if (read_inputs(o, 1, o->files, o->n_files, d, &err) != SEQLM_OK) {
-        rc = fail_err(&err);
+        rc = cli_fail_text(&err, NULL);
     } else if (d->n == 0) {
         rc = cli_fail("no sentences to evaluate in the input");
     } else {
@@ -520,7 +512,7 @@ static int do_predict(opts *o) {
     if (!o->n_files && !o->n_label_files) o->files[o->n_files++] = "-";
     seqlm_error err;
     seqlm_classifier *m = load_model(o->model, o->elmo, &err);
-    if (!m) return fail_err(&err);
+    if (!m) return cli_fail_text(&err, NULL);
     seqlm_classify_data *d = seqlm_classify_data_create();
     int rc = 0;
     float *probs = NULL;
@@ -528,7 +520,7 @@ static int do_predict(opts *o) {
     if (!d) {
         rc = cli_fail("out of memory");
     } else if (read_inputs(o, 1, o->files, o->n_files, d, &err) != SEQLM_OK) {
-        rc = fail_err(&err);
+        rc = cli_fail_text(&err, NULL);
     } else {
         seqlm_set_threads(o->tc.threads);
         rc = predict_all(m, d, o->tc.eval_batch, &probs, &speed);
@@ -573,7 +565,7 @@ static int do_cv(opts *o) {
     if (!all) return cli_fail("out of memory");
     int rc = 0;
     if (read_inputs(o, 0, o->files, o->n_files, all, &err) != SEQLM_OK) {
-        rc = fail_err(&err);
+        rc = cli_fail_text(&err, NULL);
         seqlm_classify_data_free(all);
         return rc;
     }
@@ -600,7 +592,7 @@ static int do_cv(opts *o) {
                  (o->heldout > 0 &&
                   seqlm_classify_data_holdout(train, o->heldout, o->tc.seed + (uint64_t)k, held,
                                               &err) != SEQLM_OK))
-            rc = fail_err(&err);
+            rc = cli_fail_text(&err, NULL);
         else if (test->n == 0)
             rc = cli_fail("fold %d of %d is empty (fewer records than folds)", k + 1, K);
         if (!rc) {
@@ -608,7 +600,7 @@ static int do_cv(opts *o) {
             o->tc.output_path = NULL;
             m = train_one(o, train, held, &prog, &res, &err);
             clear_line(&prog);
-            if (!m) rc = fail_err(&err);
+            if (!m) rc = cli_fail_text(&err, NULL);
         }
         if (!rc) rc = evaluate(m, test, o->tc.eval_batch, &mt, &psp[k]);
         if (!rc) {
@@ -753,13 +745,10 @@ int cmd_classify(int argc, char **argv) {
                 return cli_usage(cmd, "unknown --format '%s' (tsv, nsmc, text)", optarg);
             o.format_set = 1;
             break;
-        case O_ENCODING: {
-            seqlm_error err;
-            if (seqlm_encoding_check(optarg, &err) != SEQLM_OK)
-                return cli_usage(cmd, "--encoding: %s", err.msg);
+        case O_ENCODING:
+            if (cli_encoding(cmd, optarg)) return EXIT_USAGE;
             o.encoding = optarg;
             break;
-        }
         case O_ALLOWEMPTY:
             o.allow_empty = 1;
             break;

@@ -166,32 +166,6 @@ enum {
     O_MAXTIME
 };
 
-static int int_opt(const char *cmd, const char *name, const char *arg, long long lo, long long hi,
-                   int *out) {
-    long long v;
-    if (cli_int(arg, lo, hi, &v))
-        return cli_usage(cmd, "--%s must be an integer from %lld to %lld, not '%s'", name, lo, hi,
-                         arg);
-    *out = (int)v;
-    return 0;
-}
-
-/* --encoding NAME: one iconv can read (ASCII-compatible), else a usage error. */
-static int encoding_opt(const char *cmd, const char *name) {
-    seqlm_error err;
-    if (seqlm_encoding_check(name, &err) != SEQLM_OK)
-        return cli_usage(cmd, "--encoding: %s", err.msg);
-    return 0;
-}
-
-/* A corpus that failed to read; invalid UTF-8 read without --encoding gets a hint. */
-static int read_fail(const seqlm_error *err, const char *encoding) {
-    const char *msg = err->msg[0] ? err->msg : seqlm_status_name(err->status);
-    if (!encoding && strstr(msg, "invalid UTF-8"))
-        return cli_fail("%s (for text in another encoding give --encoding, e.g. CP1252)", msg);
-    return cli_fail_err(err);
-}
-
 /* Warns once about the first gold tag the model does not know. */
 static void warn_unknown_tags(const seqlm_tagger *m, const seqlm_tag_corpus *c) {
     char *known = calloc(c->n_tags ? c->n_tags : 1, 1);
@@ -268,13 +242,13 @@ static int tag_train(int argc, char **argv) {
             tc.output_path = optarg;
             break;
         case O_COLUMN:
-            if (int_opt(cmd, "column", optarg, 2, 64, &mc.tag_column)) return EXIT_USAGE;
+            if (cli_int_opt(cmd, "column", optarg, 2, 64, &mc.tag_column)) return EXIT_USAGE;
             break;
         case O_EMB:
-            if (int_opt(cmd, "embedding", optarg, 1, 1 << 16, &mc.embedding)) return EXIT_USAGE;
+            if (cli_int_opt(cmd, "embedding", optarg, 1, 1 << 16, &mc.embedding)) return EXIT_USAGE;
             break;
         case O_MINCOUNT:
-            if (int_opt(cmd, "min-count", optarg, 1, 1 << 30, &mc.min_count)) return EXIT_USAGE;
+            if (cli_int_opt(cmd, "min-count", optarg, 1, 1 << 30, &mc.min_count)) return EXIT_USAGE;
             break;
         case O_LOWER:
             mc.lower = 1;
@@ -283,16 +257,18 @@ static int tag_train(int argc, char **argv) {
             mc.elmo = optarg;
             break;
         case O_CHARDIM:
-            if (int_opt(cmd, "char-dim", optarg, 0, 1 << 12, &mc.char_dim)) return EXIT_USAGE;
+            if (cli_int_opt(cmd, "char-dim", optarg, 0, 1 << 12, &mc.char_dim)) return EXIT_USAGE;
             break;
         case O_CHARHID:
-            if (int_opt(cmd, "char-hidden", optarg, 1, 1 << 12, &mc.char_hidden)) return EXIT_USAGE;
+            if (cli_int_opt(cmd, "char-hidden", optarg, 1, 1 << 12, &mc.char_hidden))
+                return EXIT_USAGE;
             break;
         case O_HIDDEN:
-            if (int_opt(cmd, "hidden", optarg, 1, 1 << 14, &mc.hidden)) return EXIT_USAGE;
+            if (cli_int_opt(cmd, "hidden", optarg, 1, 1 << 14, &mc.hidden)) return EXIT_USAGE;
             break;
         case O_LAYERS:
-            if (int_opt(cmd, "layers", optarg, 1, SEQLM_MAX_LAYERS, &mc.layers)) return EXIT_USAGE;
+            if (cli_int_opt(cmd, "layers", optarg, 1, SEQLM_MAX_LAYERS, &mc.layers))
+                return EXIT_USAGE;
             break;
         case O_DROPOUT:
             if (cli_double(optarg, 0, 0.999, &d))
@@ -308,7 +284,7 @@ static int tag_train(int argc, char **argv) {
             metric = optarg;
             break;
         case O_BATCH:
-            if (int_opt(cmd, "batch", optarg, 1, 1 << 16, &tc.batch)) return EXIT_USAGE;
+            if (cli_int_opt(cmd, "batch", optarg, 1, 1 << 16, &tc.batch)) return EXIT_USAGE;
             break;
         case O_OPTIM: {
             seqlm_optim_kind k;
@@ -334,17 +310,17 @@ static int tag_train(int argc, char **argv) {
             tc.clip = (float)d;
             break;
         case O_EPOCHS:
-            if (int_opt(cmd, "epochs", optarg, 1, 1 << 30, &tc.epochs)) return EXIT_USAGE;
+            if (cli_int_opt(cmd, "epochs", optarg, 1, 1 << 30, &tc.epochs)) return EXIT_USAGE;
             break;
         case O_PATIENCE:
-            if (int_opt(cmd, "patience", optarg, 0, 1 << 30, &tc.patience)) return EXIT_USAGE;
+            if (cli_int_opt(cmd, "patience", optarg, 0, 1 << 30, &tc.patience)) return EXIT_USAGE;
             break;
         case O_SEED:
             if (cli_seed(cmd, optarg, &v)) return EXIT_USAGE;
             tc.seed = (uint64_t)v;
             break;
         case O_THREADS:
-            if (int_opt(cmd, "threads", optarg, 1, 4096, &tc.threads)) return EXIT_USAGE;
+            if (cli_int_opt(cmd, "threads", optarg, 1, 4096, &tc.threads)) return EXIT_USAGE;
             break;
         case O_LOG:
             tc.log_path = optarg;
@@ -356,7 +332,7 @@ static int tag_train(int argc, char **argv) {
             tc.log_interval = d;
             break;
         case O_ENCODING:
-            if (encoding_opt(cmd, optarg)) return EXIT_USAGE;
+            if (cli_encoding(cmd, optarg)) return EXIT_USAGE;
             encoding = optarg;
             break;
         case O_ZERODIGITS:
@@ -402,12 +378,12 @@ static int tag_train(int argc, char **argv) {
     double t0 = cli_now();
     seqlm_tag_corpus *tr =
         seqlm_tag_corpus_read_encoding(train_path, mc.tag_column, 1, encoding, &err);
-    if (!tr) return read_fail(&err, encoding);
+    if (!tr) return cli_fail_text(&err, encoding);
     seqlm_tag_corpus *va = NULL;
     if (valid_path &&
         !(va = seqlm_tag_corpus_read_encoding(valid_path, mc.tag_column, 1, encoding, &err))) {
         seqlm_tag_corpus_free(tr);
-        return read_fail(&err, encoding);
+        return cli_fail_text(&err, encoding);
     }
     if (tr->n_tok == 0) {
         seqlm_tag_corpus_free(tr);
@@ -526,7 +502,7 @@ static int tag_apply(int argc, char **argv, int eval) {
             out_path = optarg;
             break;
         case O_COLUMN:
-            if (int_opt(cmd, "column", optarg, 2, 64, &column)) return EXIT_USAGE;
+            if (cli_int_opt(cmd, "column", optarg, 2, 64, &column)) return EXIT_USAGE;
             break;
         case O_JSON:
             json = 1;
@@ -535,14 +511,14 @@ static int tag_apply(int argc, char **argv, int eval) {
             elmo = optarg;
             break;
         case O_ENCODING:
-            if (encoding_opt(cmd, optarg)) return EXIT_USAGE;
+            if (cli_encoding(cmd, optarg)) return EXIT_USAGE;
             encoding = optarg;
             break;
         case O_BATCH:
-            if (int_opt(cmd, "batch", optarg, 1, 1 << 16, &batch)) return EXIT_USAGE;
+            if (cli_int_opt(cmd, "batch", optarg, 1, 1 << 16, &batch)) return EXIT_USAGE;
             break;
         case O_THREADS:
-            if (int_opt(cmd, "threads", optarg, 1, 4096, &threads)) return EXIT_USAGE;
+            if (cli_int_opt(cmd, "threads", optarg, 1, 4096, &threads)) return EXIT_USAGE;
             break;
         case 'h':
             fputs(tag_help, stdout);
@@ -567,7 +543,7 @@ static int tag_apply(int argc, char **argv, int eval) {
     seqlm_tag_corpus *cp = seqlm_tag_corpus_read_encoding(in_path, column, eval, encoding, &err);
     if (!cp) {
         seqlm_tagger_free(m);
-        return read_fail(&err, encoding);
+        return cli_fail_text(&err, encoding);
     }
     int32_t *pred = malloc((cp->n_tok ? cp->n_tok : 1) * sizeof *pred);
     int rc = 0;
