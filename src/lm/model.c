@@ -371,6 +371,7 @@ void seqlm_lm_work_free(seqlm_lm_work *w) {
     free(w->dx);
     free(w->ctx);
     free(w->state);
+    free(w->logp);
     free(w);
 }
 
@@ -474,15 +475,13 @@ double seqlm_lm_score(seqlm_lm *m, seqlm_lm_work *w, const int32_t *x, const int
         recurrent_forward(m, w, x, T, 0, NULL);
         return seqlm_output_score(&m->dec, m->p, w->y, N, y, -100, lp);
     }
-    float *out = malloc(N * V * sizeof *out);
-    if (!out) return NAN;
-    seqlm_lm_logprobs(m, w, x, T, out);
+    if (!w->logp && !(w->logp = malloc((size_t)w->T_max * w->B * V * sizeof *w->logp))) return NAN;
+    seqlm_lm_logprobs(m, w, x, T, w->logp);
     double nll = 0;
     for (size_t n = 0; n < N; n++) {
-        lp[n] = y[n] < 0 ? 0.0f : out[n * V + (size_t)y[n]];
+        lp[n] = y[n] < 0 ? 0.0f : w->logp[n * V + (size_t)y[n]];
         nll -= lp[n];
     }
-    free(out);
     return nll;
 }
 

@@ -41,6 +41,7 @@ struct seqlm_lm_work {
     int32_t *ctx; /* (T_max*B, n) context ids of each position, oldest first */
     float *hist;  /* (B, n) the last n ids of each column (as floats); in state */
     float *state; /* the carried state: h then c, or hist */
+    float *logp;  /* window: (T_max*B, V) log-probabilities for seqlm_lm_score, made on first use */
     size_t state_n;
 };
 
