@@ -10,6 +10,9 @@
  */
 #include <assert.h>
 #include <math.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 #include <stdlib.h>
 #include <string.h>
 
@@ -87,7 +90,15 @@ void seqlm_output_logprobs(seqlm_output *o, const seqlm_params *p, const float *
 
 /* ---- scoring given targets, without the (N, V) matrix -------------------------------------- */
 
-enum { SCORE_COLS = 512, SCORE_ROWS = 512 }; /* a logits block: 1 MB, within L2 */
+enum { SCORE_COLS = 512, SCORE_ROWS = 512 };
+
+static int thread_id(void) {
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+} /* a logits block: 1 MB, within L2 */
 
 /* Adds the bias to a block of logits (rows x cols, stride cols) and writes each row's maximum
  * and sum of exp(logit - maximum), the sum in double. */
@@ -122,19 +133,19 @@ double seqlm_output_score(const seqlm_output *o, const seqlm_params *p, const fl
     const float *bias = o->proj.bias >= 0 ? seqlm_params_value(p, o->proj.bias) : NULL;
     float *mx = malloc(nb * R * sizeof *mx), *zt = malloc(R * sizeof *zt);
     double *sum = malloc(nb * R * sizeof *sum);
+    int nt = seqlm_threads();
+    float *zall = malloc((size_t)nt * R * SCORE_COLS * sizeof *zall); /* a block per thread */
     double nll = 0;
-    int oom = !mx || !zt || !sum;
+    int oom = !mx || !zt || !sum || !zall;
     for (size_t n0 = 0; n0 < N && !oom; n0 += R) {
         size_t rows = N - n0 < R ? N - n0 : R;
         const float *hk = h + n0 * H;
         const int32_t *tk = targets + n0;
-#pragma omp parallel reduction(| : oom)
+#pragma omp parallel num_threads(nt)
         {
-            float *z = malloc(rows * SCORE_COLS * sizeof *z);
-            oom |= !z;
+            float *z = zall + (size_t)thread_id() * R * SCORE_COLS;
 #pragma omp for schedule(static)
             for (size_t j = 0; j < nb; j++) {
-                if (!z) continue;
                 size_t c0 = j * SCORE_COLS, cols = V - c0 < SCORE_COLS ? V - c0 : SCORE_COLS;
                 seqlm_matmul(0, 1, (int)rows, (int)cols, (int)H, 1.0f, hk, (int)H, W + c0 * H,
                              (int)H, 0.0f, z, (int)cols);
@@ -145,9 +156,8 @@ double seqlm_output_score(const seqlm_output *o, const seqlm_params *p, const fl
                         zt[r] = z[r * cols + ((size_t)t - c0)];
                 }
             }
-            free(z);
         }
-        for (size_t r = 0; r < rows && !oom; r++) {
+        for (size_t r = 0; r < rows; r++) {
             if (tk[r] == ignore_index) {
                 lp[n0 + r] = 0.0f;
                 continue;
@@ -165,5 +175,6 @@ double seqlm_output_score(const seqlm_output *o, const seqlm_params *p, const fl
     free(mx);
     free(zt);
     free(sum);
+    free(zall);
     return oom ? NAN : nll;
 }
