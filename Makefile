@@ -31,6 +31,8 @@ bench: all       ## speed and memory against the peers, run in the same go (benc
 	sh bench/ngram_bench.sh $(BUILD)/seqlm
 	sh bench/nn_bench.sh $(BUILD)/seqlm_bench_step
 	sh bench/lm_bench.sh $(BUILD)/seqlm
+	sh bench/classify_bench.sh $(BUILD)/seqlm
+	sh bench/tag_bench.sh $(BUILD)/seqlm
 
 install: all     ## install the CLI, the library, headers and seqlm.pc under PREFIX
 	cmake --install $(BUILD)
