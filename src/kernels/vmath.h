@@ -19,7 +19,9 @@
  * an ELF ifunc): 16 or 8 lanes instead of 4 make the exponentials 2-3x faster. The clones agree
  * to rounding (a sum's order follows the vector width, and a compiler may fuse multiply-adds in
  * the newer ones); none of them depends on the thread count. */
-#ifndef SIMD_CLONES /* -DSIMD_CLONES= builds the baseline only (to test it on any CPU) */
+/* -DSIMD_CLONES= builds one version only: the baseline (to test it on any CPU), or, as the
+ * default CMake build does (SEQLM_NATIVE), everything for the build machine's CPU. */
+#ifndef SIMD_CLONES
 #if defined(__x86_64__) && defined(__linux__) && defined(__has_attribute)
 #if __has_attribute(target_clones)
 #define SIMD_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
