@@ -258,6 +258,7 @@ int cmd_train(int argc, char **argv) {
     const char *cmd = "train";
     seqlm_lm_config mc = seqlm_lm_default_config();
     seqlm_train_config tc = seqlm_train_default_config();
+    int log_interval_given = 0; /* with --resume, else the checkpoint's interval stays */
     const char *vocab_path = NULL, *resume = NULL, *ckpt = NULL;
     uint64_t min_count = 1;
     size_t max_vocab = 0;
@@ -437,6 +438,7 @@ int cmd_train(int argc, char **argv) {
                 return cli_usage(cmd, "--log-interval must be a number of seconds >= 0, not '%s'",
                                  optarg);
             tc.log_interval = d;
+            log_interval_given = 1;
             break;
         case O_RESUME:
             resume = optarg;
@@ -479,7 +481,7 @@ int cmd_train(int argc, char **argv) {
         o.max_time = tc.max_time;
         o.checkpoint_path = ckpt;
         o.log_path = tc.log_path;
-        o.log_interval = tc.log_interval;
+        o.log_interval = log_interval_given ? tc.log_interval : 0;
         o.diag = tc.diag;
         o.on_event = on_event;
         o.event_ctx = &prog;

@@ -95,6 +95,13 @@ rc=$?
 check_cmd "resume after kill -9 succeeds" test $rc -eq 0
 check_cmd "resumed model is byte-identical to the uninterrupted one" cmp -s a.safetensors b.safetensors
 
+# --- resume keeps the checkpoint's --log-interval unless given ----------------------------------
+"$SEQLM" train "${RUN[@]}" --max-steps 10 --log-interval 0.000001 -o li.safetensors \
+    --checkpoint li.ckpt 2>err.txt
+"$SEQLM" train --resume li.ckpt --max-steps 20 --log li.jsonl -o li.safetensors 2>err.txt
+check_cmd "resume: the checkpoint's log interval (an interval line per update)" \
+    test "$(grep -c '"event":"interval"' li.jsonl)" -ge 5
+
 # --- Ctrl-C: a checkpoint, exit 1, and how to continue -------------------------------------
 "$SEQLM" train "${RUN[@]}" --max-steps 100000 -o c.safetensors --checkpoint c.ckpt 2>int.txt &
 pid=$!

@@ -224,9 +224,10 @@ seqlm_status seqlm_train(seqlm_lm *m, const seqlm_train_config *cfg, seqlm_error
 
 /* Continues from a checkpoint with its settings (the model, optimiser, schedule, RNG, data
  * position and carried state are restored); overrides (may be NULL) may change output_path,
- * max_steps, max_time, checkpoint_path, log_path, on_event. The result is bit-identical to an
- * uninterrupted run with the same seed and threads. Overrides left NULL or 0 keep the
- * checkpoint's values; on_event, warn and their contexts are always taken from overrides.
+ * max_steps, max_time, checkpoint_path, log_path, log_interval. The result is
+ * bit-identical to an uninterrupted run with the same seed and threads. Overrides left NULL or 0
+ * keep the checkpoint's values; diag, on_event, warn and their contexts are always taken from
+ * overrides.
  * Checkpoints go on to the file resumed from unless checkpoint_path is overridden. */
 seqlm_status seqlm_train_resume(const char *checkpoint, const seqlm_train_config *overrides,
                                 seqlm_error *err);
