@@ -144,12 +144,14 @@ seqlm_classify_config seqlm_classify_default_config(void);
 typedef struct seqlm_classifier seqlm_classifier;
 
 /* A model with registered, allocated, zeroed parameters; takes ownership of vocab; copies the
- * n_labels label strings (in class order). Checks the config. */
+ * n_labels label strings (in class order). Checks the config. With char_dim > 0 the character
+ * vocabulary is the characters of vocab's words. */
 seqlm_classifier *seqlm_classifier_create(const seqlm_classify_config *cfg, seqlm_vocab *vocab,
                                           const char *const *labels, size_t n_labels,
                                           seqlm_error *err);
-/* Builds the vocabulary from the texts of data (tokens seen >= min_count times) and the label
- * set from its labels (sorted by strcmp, so class order does not depend on file order). */
+/* Builds the vocabulary from the texts of data (tokens seen >= min_count times), the character
+ * vocabulary (char_dim > 0) from all its tokens, and the label set from its labels (sorted by
+ * strcmp, so class order does not depend on file order). */
 seqlm_classifier *seqlm_classifier_create_for(const seqlm_classify_config *cfg,
                                               const seqlm_classify_data *data, uint64_t min_count,
                                               seqlm_error *err);
