@@ -54,6 +54,11 @@ static const char classify_help[] =
     "      --min-count C        tokens seen fewer than C times in training become <unk>\n"
     "                           (default 2)\n"
     "      --lower              lower-case ASCII letters before the vocabulary lookup\n"
+    "      --char-dim N         word units: add each word's character BiLSTM representation\n"
+    "                           (Lample et al. 2016, as seqlm tag's) to its input, with\n"
+    "                           character embeddings of size N; rare and unseen words get one\n"
+    "                           too (default 0: none)\n"
+    "      --char-hidden N      the character BiLSTM's units per direction (default 25)\n"
     "      --elmo ELMO          add the learned scalar mix of the layers of an ELMo model\n"
     "                           (seqlm elmo train, the same --unit; frozen) to each token's\n"
     "                           input; the model records its path and fingerprint. eval,\n"
@@ -159,6 +164,8 @@ enum {
     O_DROPOUT,
     O_MINCOUNT,
     O_LOWER,
+    O_CHARDIM,
+    O_CHARHIDDEN,
     O_OPTIM,
     O_LR,
     O_WD,
@@ -202,7 +209,8 @@ typedef struct {
     int json, header, quiet;
     const char *output, *model;
     const char *elmo; /* --elmo: train, cv: the ELMo model; eval, predict: where it is now */
-    int model_flag;   /* a model or training option was given */
+    int char_hidden_set;
+    int model_flag; /* a model or training option was given */
     const char *model_flag_name;
 } opts;
 
@@ -250,6 +258,11 @@ static void describe(const opts *o, const seqlm_classifier *m, size_t n_train, s
             c->embedding, seqlm_pool_name(c->pool), (double)c->dropout, seqlm_unit_name(c->unit),
             seqlm_vocab_size(seqlm_classifier_vocab(m)), seqlm_classifier_labels(m, NULL), n_train,
             n_valid, seqlm_optim_name(o->tc.optim.kind), (double)o->tc.optim.lr, o->tc.batch);
+    if (c->char_dim > 0)
+        fprintf(stderr,
+                "seqlm: character BiLSTM per word: %zu characters, embedding %d, %d units per "
+                "direction\n",
+                seqlm_classifier_n_chars(m), c->char_dim, c->char_hidden);
     if (seqlm_classifier_config(m)->elmo)
         fprintf(stderr, "seqlm: ELMo %s: the mix of its layers joins the input (%d values)\n",
                 seqlm_classifier_config(m)->elmo, seqlm_classifier_config(m)->extra);
@@ -675,6 +688,8 @@ int cmd_classify(int argc, char **argv) {
                                           {"unit", required_argument, 0, 'u'},
                                           {"min-count", required_argument, 0, O_MINCOUNT},
                                           {"lower", no_argument, 0, O_LOWER},
+                                          {"char-dim", required_argument, 0, O_CHARDIM},
+                                          {"char-hidden", required_argument, 0, O_CHARHIDDEN},
                                           {"optimizer", required_argument, 0, O_OPTIM},
                                           {"lr", required_argument, 0, O_LR},
                                           {"weight-decay", required_argument, 0, O_WD},
@@ -815,6 +830,19 @@ int cmd_classify(int argc, char **argv) {
         case O_LOWER:
             o.mc.lower = 1;
             break;
+        case O_CHARDIM:
+            if (cli_int(optarg, 0, 1 << 12, &v))
+                return cli_usage(cmd, "--char-dim must be an integer from 0 to 4096, not '%s'",
+                                 optarg);
+            o.mc.char_dim = (int)v;
+            break;
+        case O_CHARHIDDEN:
+            if (cli_int(optarg, 1, 1 << 12, &v))
+                return cli_usage(cmd, "--char-hidden must be an integer from 1 to 4096, not '%s'",
+                                 optarg);
+            o.mc.char_hidden = (int)v;
+            o.char_hidden_set = 1;
+            break;
         case O_OPTIM: {
             seqlm_optim_kind k;
             if (seqlm_optim_parse(optarg, &k))
@@ -944,6 +972,11 @@ int cmd_classify(int argc, char **argv) {
     if (o.header && strcmp(o.sub, "predict")) return cli_usage(cmd, "--header is for predict");
     if (o.split_id && o.format_set && o.format != SEQLM_CLS_FORMAT_NSMC)
         return cli_usage(cmd, "--split-by-id needs NSMC input (ids)");
+    if (o.mc.char_dim > 0 && o.mc.unit != SEQLM_UNIT_WORD)
+        return cli_usage(cmd, "--char-dim is for --unit word: with --unit char the tokens are "
+                              "characters already");
+    if (o.char_hidden_set && o.mc.char_dim == 0)
+        return cli_usage(cmd, "--char-hidden sizes the character BiLSTM of --char-dim N (N > 0)");
     if (training) o.mc.elmo = o.elmo;
     if (strcmp(o.sub, "train") == 0) return do_train(&o);
     if (strcmp(o.sub, "eval") == 0) return do_eval(&o);

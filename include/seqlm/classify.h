@@ -2,7 +2,8 @@
  *
  * A classifier maps a sentence (a line of text) to one of C labels:
  *
- *   tokens -> embedding (E) [+ extra per-token features (X)] -> dropout
+ *   tokens -> embedding (E) [+ character BiLSTM of each word (2Hc)] [+ extra per-token
+ *             features (X)] -> dropout
  *          -> L-layer (bi)RNN/LSTM/GRU over the real tokens only (lengths, no padding seen)
  *          -> pooling over time: last (forward state after the last token, backward state after
  *             the first), mean or max over the real steps -> dropout -> linear -> softmax
@@ -24,8 +25,10 @@
  * "rnn.weight_ih_l0", ..., "output.weight", "output.bias") and metadata "seqlm.kind" =
  * "classifier", "seqlm.classify.config" (JSON), "seqlm.vocab" (TOKEN<TAB>COUNT lines, as a
  * vocabulary file) and "seqlm.labels" (one label per line, in class-index order); a model with
- * ELMo (config field elmo) also "elmo_mix.scalar_parameters", "elmo_mix.gamma" and the metadata
- * "seqlm.elmo.path", "seqlm.elmo.fingerprint" (docs/elmo.md). */
+ * character features (config char_dim > 0) also "char_embedding.weight", "char_lstm.*" (after
+ * "embedding.weight") and the metadata "seqlm.classify.chars" (its characters, one a line,
+ * "<unk>" first); a model with ELMo (config field elmo) also "elmo_mix.scalar_parameters",
+ * "elmo_mix.gamma" and the metadata "seqlm.elmo.path", "seqlm.elmo.fingerprint" (docs/elmo.md). */
 #ifndef SEQLM_CLASSIFY_H
 #define SEQLM_CLASSIFY_H
 
@@ -121,6 +124,14 @@ typedef struct {
     seqlm_unit unit;   /* word (default) or char */
     int lower;         /* ASCII lower-casing before the vocabulary lookup */
     int extra;         /* X: extra per-token input features (0; see seqlm_classifier_input) */
+    /* Character features (word units only): each word's characters through a character
+     * BiLSTM (Lample et al. 2016, as the tagger's), its final states (2 char_hidden) joining
+     * the word's input after the embedding. The character vocabulary is every character of
+     * the training words (seen any number of times), so rare and unseen words get a
+     * representation. char_dim: character embedding size, 0 = none (default). */
+    int char_dim;
+    int char_hidden;    /* the character BiLSTM's units per direction (default 25) */
+    int max_word_chars; /* longer words keep their first and last max/2 characters (24) */
     /* An ELMo file (seqlm/elmo.h, docs/elmo.md): the learned scalar mix of its biLM's layers
      * (parameters "elmo_mix.*", trained with the task) joins each token's input, X = its 2H
      * (extra must be 0 at creation). Its unit must be the model's. In a created or loaded
@@ -133,12 +144,14 @@ seqlm_classify_config seqlm_classify_default_config(void);
 typedef struct seqlm_classifier seqlm_classifier;
 
 /* A model with registered, allocated, zeroed parameters; takes ownership of vocab; copies the
- * n_labels label strings (in class order). Checks the config. */
+ * n_labels label strings (in class order). Checks the config. With char_dim > 0 the character
+ * vocabulary is the characters of vocab's words. */
 seqlm_classifier *seqlm_classifier_create(const seqlm_classify_config *cfg, seqlm_vocab *vocab,
                                           const char *const *labels, size_t n_labels,
                                           seqlm_error *err);
-/* Builds the vocabulary from the texts of data (tokens seen >= min_count times) and the label
- * set from its labels (sorted by strcmp, so class order does not depend on file order). */
+/* Builds the vocabulary from the texts of data (tokens seen >= min_count times), the character
+ * vocabulary (char_dim > 0) from all its tokens, and the label set from its labels (sorted by
+ * strcmp, so class order does not depend on file order). */
 seqlm_classifier *seqlm_classifier_create_for(const seqlm_classify_config *cfg,
                                               const seqlm_classify_data *data, uint64_t min_count,
                                               seqlm_error *err);
@@ -152,6 +165,9 @@ size_t seqlm_classifier_labels(const seqlm_classifier *m, const char *const **la
 seqlm_params *seqlm_classifier_params(seqlm_classifier *m);
 /* The class index of label, or -1. */
 int seqlm_classifier_label_index(const seqlm_classifier *m, const char *label);
+/* The size of the character vocabulary ("<unk>" included) of a model with character features;
+ * 0 without. */
+size_t seqlm_classifier_n_chars(const seqlm_classifier *m);
 
 /* Files: extra metadata (may be NULL) is added. Loading a file that is not a classifier (a
  * language model, a foreign safetensors file) is an error saying what it is. */
@@ -177,6 +193,10 @@ typedef struct {
     int max_len;
     int32_t *elmo_ids;     /* models with ELMo: the ELMo ids, laid out as ids; else NULL */
     uint64_t elmo_unknown; /* how many of them are <unk> */
+    /* models with character features: each token's word type (the distinct words of the
+     * data, whatever the vocabulary), laid out as ids, and their char ids (internal) */
+    int32_t *type_ids;
+    struct charword_types *char_types;
 } seqlm_classify_encoded;
 
 /* Maps the labels of data to the model's classes: a label the model does not know is an error
@@ -193,11 +213,11 @@ seqlm_classify_work *seqlm_classify_work_create(seqlm_classifier *m, int T_max, 
                                                 seqlm_error *err);
 void seqlm_classify_work_free(seqlm_classify_work *w);
 
-/* One batch (models without ELMo): B sentences, ids (T, B) seq-first padded with anything,
- * lengths (B) in [1, T],
- * targets (B) class indices (-100 = ignored, or targets NULL). Writes logits (B, C) when not
- * NULL; returns the mean cross-entropy over the counted targets (0 without targets). training:
- * dropout on (with rng); backward: accumulate parameter gradients of that mean. */
+/* One batch (models without ELMo or character features): B sentences, ids (T, B) seq-first padded
+ * with anything, lengths (B) in [1, T], targets (B) class indices (-100 = ignored, or targets
+ * NULL). Writes logits (B, C) when not NULL; returns the mean cross-entropy over the counted
+ * targets (0 without targets). training: dropout on (with rng); backward: accumulate parameter
+ * gradients of that mean. */
 double seqlm_classify_batch(seqlm_classifier *m, seqlm_classify_work *w, const int32_t *ids,
                             const int32_t *lengths, int T, int B, const int32_t *targets,
                             int training, int backward, seqlm_rng *rng, float *logits);

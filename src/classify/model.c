@@ -1,10 +1,11 @@
 /* model.c - the sentence classifier: layers, one batch forward and backward, pooling over time,
  * encoding texts to ids, model files.
  *
- * Shapes: B sentences, T steps (the longest in the batch), E embedding, X extra per-token
- * features, I = E + X encoder input, H units per direction, D directions, F = D*H, C classes.
+ * Shapes: B sentences, T steps (the longest in the batch), E embedding, Hc character BiLSTM
+ * units per direction (0 without character features), X extra per-token features,
+ * I = E + 2Hc + X encoder input, H units per direction, D directions, F = D*H, C classes.
  *
- *   x      = dropout([embedding(ids) | extra])          (T, B, I)   encoder_input()
+ *   x      = dropout([embedding(ids) | charword(word) | extra])   (T, B, I)   encoder_input()
  *   y      = rnn_stack(x, lengths)                      (T, B, F)   zero at padded steps
  *   pooled = dropout(pool(y, lengths))                  (B, F)
  *   logits = pooled W^T + b                             (B, C)
@@ -54,6 +55,8 @@ seqlm_classify_config seqlm_classify_default_config(void) {
     c.pool = SEQLM_POOL_MAX;
     c.dropout = 0.5f;
     c.unit = SEQLM_UNIT_WORD;
+    c.char_hidden = 25;
+    c.max_word_chars = 24;
     return c;
 }
 
@@ -73,6 +76,16 @@ static seqlm_status check_config(const seqlm_classify_config *c, size_t n_labels
         return seqlm_error_set(err, SEQLM_ERR_ARG, "unknown pooling");
     if (c->unit != SEQLM_UNIT_WORD && c->unit != SEQLM_UNIT_CHAR)
         return seqlm_error_set(err, SEQLM_ERR_ARG, "the unit must be word or char");
+    if (c->char_dim < 0 || c->char_dim > (1 << 16) ||
+        (c->char_dim > 0 && (c->char_hidden < 1 || c->char_hidden > (1 << 16) ||
+                             c->max_word_chars < 2 || c->max_word_chars > 4096)))
+        return seqlm_error_set(err, SEQLM_ERR_ARG,
+                               "character features: char_dim must be >= 0, char_hidden >= 1 and "
+                               "max_word_chars in [2, 4096]");
+    if (c->char_dim > 0 && c->unit != SEQLM_UNIT_WORD)
+        return seqlm_error_set(err, SEQLM_ERR_ARG,
+                               "character features are for word units (a char unit's tokens are "
+                               "characters already)");
     if (n_labels < 2)
         return seqlm_error_set(err, SEQLM_ERR_DATA,
                                "a classifier needs at least 2 labels (the data has %zu)", n_labels);
@@ -81,23 +94,51 @@ static seqlm_status check_config(const seqlm_classify_config *c, size_t n_labels
 
 /* ---- create, free, reset ------------------------------------------------------------------- */
 
+/* The character vocabulary of the words of v: "<unk>", then their characters in id order. */
+static int chars_of_vocab(strmap *chars, const seqlm_vocab *v) {
+    strmap_init(chars);
+    if (strmap_add(chars, "<unk>", 5, 0) < 0) return -1;
+    for (size_t i = 0; i < seqlm_vocab_size(v); i++) {
+        const char *w = seqlm_vocab_word(v, (uint32_t)i);
+        if (!seqlm_vocab_is_special(w) && charword_vocab_add(chars, w)) return -1;
+    }
+    return 0;
+}
+
 /* seqlm_classifier_create with the ELMo features f (owned from here on; may be NULL), which
- * make the extra block. */
+ * make the extra block, and the character vocabulary chars (moved into the model: *chars is
+ * left empty; NULL or empty without character features). */
 static seqlm_classifier *create_with(const seqlm_classify_config *cfg, seqlm_vocab *vocab,
                                      const char *const *labels, size_t n_labels, elmo_features *f,
-                                     seqlm_error *err) {
+                                     strmap *chars, seqlm_error *err) {
+    strmap ch;
+    strmap_init(&ch);
+    if (chars) {
+        ch = *chars;
+        strmap_init(chars);
+    }
     if (check_config(cfg, n_labels, err) != SEQLM_OK) {
         seqlm_vocab_free(vocab);
         elmo_features_free(f);
+        strmap_free(&ch);
+        return NULL;
+    }
+    if (cfg->char_dim > 0 && ch.n < 1) {
+        seqlm_vocab_free(vocab);
+        elmo_features_free(f);
+        strmap_free(&ch);
+        seqlm_error_set(err, SEQLM_ERR_ARG, "character features without a character vocabulary");
         return NULL;
     }
     seqlm_classifier *m = calloc(1, sizeof *m);
     if (!m) {
         seqlm_vocab_free(vocab);
         elmo_features_free(f);
+        strmap_free(&ch);
         seqlm_error_set(err, SEQLM_ERR_NOMEM, "out of memory");
         return NULL;
     }
+    m->chars = ch;
     m->cfg = *cfg;
     m->elmo = f;
     m->cfg.elmo = f ? elmo_features_path(f) : NULL;
@@ -105,7 +146,7 @@ static seqlm_classifier *create_with(const seqlm_classify_config *cfg, seqlm_voc
     m->vocab = vocab;
     m->V = (int)seqlm_vocab_size(vocab);
     m->C = (int)n_labels;
-    m->I = m->cfg.embedding + m->cfg.extra;
+    m->I = m->cfg.embedding + (cfg->char_dim > 0 ? 2 * cfg->char_hidden : 0) + m->cfg.extra;
     m->D = cfg->bidirectional ? 2 : 1;
     m->F = m->D * cfg->hidden;
     m->labels = calloc(n_labels, sizeof *m->labels);
@@ -127,6 +168,8 @@ static seqlm_classifier *create_with(const seqlm_classify_config *cfg, seqlm_voc
     }
     /* Registration order = the model file's tensor order. */
     ok = ok && seqlm_embedding_init(&m->emb, m->p, "embedding", m->V, cfg->embedding) == 0 &&
+         (cfg->char_dim <= 0 ||
+          charword_init(&m->cw, m->p, (int)m->chars.n, cfg->char_dim, cfg->char_hidden) == 0) &&
          seqlm_rnn_stack_init(&m->rnn, m->p, "rnn", cfg->cell, m->I, cfg->hidden, cfg->layers,
                               cfg->bidirectional, cfg->dropout) == 0 &&
          seqlm_linear_init(&m->out, m->p, "output", m->F, m->C, 1) == 0 &&
@@ -140,20 +183,38 @@ static seqlm_classifier *create_with(const seqlm_classify_config *cfg, seqlm_voc
     return m;
 }
 
-seqlm_classifier *seqlm_classifier_create(const seqlm_classify_config *cfg, seqlm_vocab *vocab,
-                                          const char *const *labels, size_t n_labels,
-                                          seqlm_error *err) {
+/* seqlm_classifier_create, the character vocabulary (with char_dim > 0) made of the words of
+ * char_src (the vocabulary itself, or every training word). */
+static seqlm_classifier *create_chars_from(const seqlm_classify_config *cfg, seqlm_vocab *vocab,
+                                           const char *const *labels, size_t n_labels,
+                                           const seqlm_vocab *char_src, seqlm_error *err) {
     elmo_features *f = NULL;
+    strmap chars;
+    strmap_init(&chars);
+    if (cfg->char_dim > 0 && chars_of_vocab(&chars, char_src)) {
+        strmap_free(&chars);
+        seqlm_vocab_free(vocab);
+        seqlm_error_set(err, SEQLM_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
     if (cfg->elmo && cfg->extra) {
+        strmap_free(&chars);
         seqlm_vocab_free(vocab);
         seqlm_error_set(err, SEQLM_ERR_ARG, "ELMo makes the extra features: extra must be 0");
         return NULL;
     }
     if (cfg->elmo && !(f = elmo_features_open(cfg->elmo, cfg->unit, err))) {
+        strmap_free(&chars);
         seqlm_vocab_free(vocab);
         return NULL;
     }
-    return create_with(cfg, vocab, labels, n_labels, f, err);
+    return create_with(cfg, vocab, labels, n_labels, f, &chars, err);
+}
+
+seqlm_classifier *seqlm_classifier_create(const seqlm_classify_config *cfg, seqlm_vocab *vocab,
+                                          const char *const *labels, size_t n_labels,
+                                          seqlm_error *err) {
+    return create_chars_from(cfg, vocab, labels, n_labels, vocab, err);
 }
 
 void seqlm_classifier_free(seqlm_classifier *m) {
@@ -164,11 +225,14 @@ void seqlm_classifier_free(seqlm_classifier *m) {
     free(m->labels);
     seqlm_params_free(m->p);
     elmo_features_free(m->elmo);
+    strmap_free(&m->chars);
+    charword_free(&m->cw);
     free(m);
 }
 
 void seqlm_classifier_reset(seqlm_classifier *m, seqlm_rng *rng) {
     seqlm_embedding_reset(&m->emb, m->p, rng);
+    if (m->cfg.char_dim > 0) charword_reset(&m->cw, m->p, rng);
     seqlm_rnn_stack_reset(&m->rnn, m->p, rng);
     seqlm_linear_reset(&m->out, m->p, rng);
     if (m->elmo) elmo_features_reset(m->elmo);
@@ -186,6 +250,9 @@ size_t seqlm_classifier_labels(const seqlm_classifier *m, const char *const **la
 }
 seqlm_params *seqlm_classifier_params(seqlm_classifier *m) {
     return m->p;
+}
+size_t seqlm_classifier_n_chars(const seqlm_classifier *m) {
+    return m->cfg.char_dim > 0 ? m->chars.n : 0;
 }
 int seqlm_classifier_label_index(const seqlm_classifier *m, const char *label) {
     for (int i = 0; i < m->C; i++)
@@ -248,18 +315,19 @@ seqlm_classifier *seqlm_classifier_create_for(const seqlm_classify_config *cfg,
         return NULL;
     }
     seqlm_vocab *v = seqlm_vocab_prune(all, min_count ? min_count : 1, 0, err);
-    seqlm_vocab_free(all);
-    if (!v) return NULL;
-    const char **labels = malloc(data->n_labels * sizeof *labels);
+    const char **labels = v ? malloc(data->n_labels * sizeof *labels) : NULL;
     if (!labels) {
+        if (v) seqlm_error_set(err, SEQLM_ERR_NOMEM, "out of memory");
         seqlm_vocab_free(v);
-        seqlm_error_set(err, SEQLM_ERR_NOMEM, "out of memory");
+        seqlm_vocab_free(all);
         return NULL;
     }
     memcpy(labels, data->labels, data->n_labels * sizeof *labels);
     qsort(labels, data->n_labels, sizeof *labels, cmp_str);
-    seqlm_classifier *m = seqlm_classifier_create(cfg, v, labels, data->n_labels, err);
+    /* characters: of every training word, in first-seen order (all, not v) */
+    seqlm_classifier *m = create_chars_from(cfg, v, labels, data->n_labels, all, err);
     free(labels);
+    seqlm_vocab_free(all);
     return m;
 }
 
@@ -275,11 +343,17 @@ seqlm_status seqlm_classify_encode(const seqlm_classifier *m, const seqlm_classi
     out->start = malloc((data->n + 1) * sizeof *out->start);
     out->label = malloc((data->n + 1) * sizeof *out->label);
     if (m->elmo) out->elmo_ids = malloc(cap * sizeof *out->elmo_ids);
+    const int chars = m->cfg.char_dim > 0;
+    strmap types; /* chars: the data's distinct tokens */
+    strmap_init(&types);
+    if (chars) out->type_ids = malloc(cap * sizeof *out->type_ids);
     seqlm_tokens tok = {0}, etok = {0};
     char *scratch = NULL;
     size_t scap = 0;
     seqlm_status st = SEQLM_OK;
-    if (!map || !out->ids || !out->start || !out->label || (m->elmo && !out->elmo_ids)) goto nomem;
+    if (!map || !out->ids || !out->start || !out->label || (m->elmo && !out->elmo_ids) ||
+        (chars && !out->type_ids))
+        goto nomem;
     for (size_t k = 0; k < data->n_labels; k++)
         map[k] = seqlm_classifier_label_index(m, data->labels[k]);
     for (size_t i = 0; i < data->n; i++) {
@@ -309,6 +383,23 @@ seqlm_status seqlm_classify_encode(const seqlm_classifier *m, const seqlm_classi
                 if (!(p = realloc(out->elmo_ids, cap * sizeof *p))) goto nomem;
                 out->elmo_ids = p;
             }
+            if (chars) {
+                if (!(p = realloc(out->type_ids, cap * sizeof *p))) goto nomem;
+                out->type_ids = p;
+            }
+        }
+        if (chars) { /* an empty text is the empty word (one <unk> character) */
+            for (int k = 0; k < n; k++) {
+                const char *s = seqlm_token(&tok, k);
+                int64_t id = strmap_add(&types, s, strlen(s), 1);
+                if (id < 0) goto nomem;
+                out->type_ids[used + (size_t)k] = (int32_t)id;
+            }
+            if (n == 0) {
+                int64_t id = strmap_add(&types, "", 0, 1);
+                if (id < 0) goto nomem;
+                out->type_ids[used] = (int32_t)id;
+            }
         }
         if (m->elmo) {
             /* ELMo reads the text's own tokens: the model's unit, without --lower (its ids
@@ -330,11 +421,22 @@ seqlm_status seqlm_classify_encode(const seqlm_classifier *m, const seqlm_classi
         if ((int)(used - out->start[i]) > out->max_len) out->max_len = (int)(used - out->start[i]);
     }
     out->start[data->n] = used;
+    if (chars) {
+        if (!(out->char_types = malloc(sizeof *out->char_types)) ||
+            charword_types_init(out->char_types, types.n, m->cfg.max_word_chars)) {
+            free(out->char_types);
+            out->char_types = NULL;
+            goto nomem;
+        }
+        for (size_t t = 0; t < types.n; t++)
+            charword_types_set(out->char_types, t, &m->chars, strmap_str(&types, t));
+    }
     goto done;
 nomem:
     st = seqlm_error_set(err, SEQLM_ERR_NOMEM, "out of memory encoding the texts");
 done:
     free(map);
+    strmap_free(&types);
     seqlm_tokens_free(&tok);
     seqlm_tokens_free(&etok);
     free(scratch);
@@ -347,6 +449,9 @@ void seqlm_classify_encoded_free(seqlm_classify_encoded *e) {
     free(e->start);
     free(e->label);
     free(e->elmo_ids);
+    free(e->type_ids);
+    if (e->char_types) charword_types_free(e->char_types);
+    free(e->char_types);
     memset(e, 0, sizeof *e);
 }
 
@@ -432,7 +537,10 @@ seqlm_classify_work *seqlm_classify_work_create(seqlm_classifier *m, int T_max, 
     w->x = malloc(TB * m->I * sizeof *w->x);
     w->x_mask = malloc(TB * m->I);
     w->dx = malloc(TB * m->I * sizeof *w->dx);
-    w->emb = m->cfg.extra ? malloc(TB * m->cfg.embedding * sizeof *w->emb) : NULL;
+    const int chars = m->cfg.char_dim > 0;
+    w->emb = m->cfg.extra || chars ? malloc(TB * m->cfg.embedding * sizeof *w->emb) : NULL;
+    w->uniq = chars ? malloc(TB * sizeof *w->uniq) : NULL;
+    w->cw = m->cw; /* the layer; its scratch (none in the model) grows in the workspace */
     w->y = malloc(TB * m->F * sizeof *w->y);
     w->dy = malloc(TB * m->F * sizeof *w->dy);
     w->pooled = malloc((size_t)B_max * m->F * sizeof *w->pooled);
@@ -441,9 +549,9 @@ seqlm_classify_work *seqlm_classify_work_create(seqlm_classifier *m, int T_max, 
     w->arg = malloc((size_t)B_max * m->F * sizeof *w->arg);
     w->logits = malloc((size_t)B_max * m->C * sizeof *w->logits);
     w->dlogits = malloc((size_t)B_max * m->C * sizeof *w->dlogits);
-    if (!w->cache || !w->ids || !w->x || !w->x_mask || !w->dx || (m->cfg.extra && !w->emb) ||
-        !w->y || !w->dy || !w->pooled || !w->dpooled || !w->pool_mask || !w->arg || !w->logits ||
-        !w->dlogits) {
+    if (!w->cache || !w->ids || !w->x || !w->x_mask || !w->dx ||
+        ((m->cfg.extra || chars) && !w->emb) || (chars && !w->uniq) || !w->y || !w->dy ||
+        !w->pooled || !w->dpooled || !w->pool_mask || !w->arg || !w->logits || !w->dlogits) {
         seqlm_classify_work_free(w);
         seqlm_error_set(err, SEQLM_ERR_NOMEM, "out of memory for a batch of %d x %d tokens", B_max,
                         T_max);
@@ -460,6 +568,9 @@ void seqlm_classify_work_free(seqlm_classify_work *w) {
     free(w->x_mask);
     free(w->dx);
     free(w->emb);
+    free(w->uniq);
+    charword_free(&w->cw);
+    charword_batch_free(&w->cb);
     free(w->y);
     free(w->dy);
     free(w->pooled);
@@ -471,12 +582,17 @@ void seqlm_classify_work_free(seqlm_classify_work *w) {
     free(w);
 }
 
-/* The one place the encoder's per-token input is built: x (T, B, I) = [embedding | extra], where
- * extra (T, B, X) are features from elsewhere (contextual embeddings) when the config has X > 0.
- * Padded positions look up <unk> (id 0); the recurrent layers never read them. */
-static void encoder_input(seqlm_classifier *m, seqlm_classify_work *w, const int32_t *ids,
-                          const int32_t *lengths, const float *extra, int T, int B) {
+/* The one place the encoder's per-token input is built: x (T, B, I) = [embedding | character
+ * representation | extra], where the character representation (2Hc) of each word comes from
+ * the character BiLSTM run once over the batch's distinct words (words, with char features),
+ * and extra (T, B, X) are features from elsewhere (contextual embeddings) when X > 0. Padded
+ * positions look up <unk> (id 0) and get zero characters; the recurrent layers never read
+ * them. -1 when out of memory. */
+static int encoder_input(seqlm_classifier *m, seqlm_classify_work *w, const int32_t *ids,
+                         const classify_words *words, const int32_t *lengths, const float *extra,
+                         int T, int B) {
     const int E = m->cfg.embedding, X = m->cfg.extra, I = m->I;
+    const int Hc2 = m->cfg.char_dim > 0 ? 2 * m->cfg.char_hidden : 0;
     const size_t N = (size_t)T * B;
     for (int t = 0; t < T; t++)
         for (int b = 0; b < B; b++) {
@@ -484,44 +600,79 @@ static void encoder_input(seqlm_classifier *m, seqlm_classify_work *w, const int
             SEQLM_ASSERT(id >= 0 && id < m->V);
             w->ids[(size_t)t * B + b] = id;
         }
-    if (!X) {
+    if (!X && !Hc2) {
         seqlm_embedding_forward(&m->emb, m->p, w->ids, N, w->x);
-        return;
+        return 0;
     }
-    SEQLM_ASSERT(extra);
+    SEQLM_ASSERT(!X || extra);
+    SEQLM_ASSERT(!Hc2 || words);
+    if (Hc2) { /* the batch's distinct words, sentence by sentence, then their representations */
+        charword_batch_begin(&w->cb, words->types);
+        for (int b = 0; b < B; b++)
+            for (int t = 0; t < T; t++) {
+                size_t k = (size_t)t * B + b;
+                if (t >= lengths[b]) {
+                    w->uniq[k] = -1;
+                    continue;
+                }
+                int32_t ty = words->tids[k];
+                SEQLM_ASSERT(ty >= 0 && (size_t)ty < words->types->n);
+                if ((w->uniq[k] = charword_batch_add(&w->cb, words->types, (size_t)ty)) < 0)
+                    return -1;
+            }
+        if (charword_batch_finish(&w->cb, words->types) || charword_forward(&w->cw, m->p, &w->cb))
+            return -1;
+    }
     seqlm_embedding_forward(&m->emb, m->p, w->ids, N, w->emb);
     for (size_t n = 0; n < N; n++) {
-        memcpy(w->x + n * I, w->emb + n * E, (size_t)E * sizeof(float));
-        memcpy(w->x + n * I + E, extra + n * X, (size_t)X * sizeof(float));
+        float *row = w->x + n * I;
+        memcpy(row, w->emb + n * E, (size_t)E * sizeof(float));
+        if (Hc2) {
+            if (w->uniq[n] >= 0)
+                charword_get(&w->cw, &w->cb, w->uniq[n], row + E);
+            else
+                memset(row + E, 0, (size_t)Hc2 * sizeof(float));
+        }
+        if (X) memcpy(row + E + Hc2, extra + n * X, (size_t)X * sizeof(float));
     }
+    return 0;
 }
 
-/* Backward of encoder_input: dx (T, B, I) to the embedding gradient and dextra (T, B, X). */
+/* Backward of encoder_input: dx (T, B, I) to the embedding gradient, the character BiLSTM
+ * (each token's gradient summed into its word's) and dextra (T, B, X). */
 static void encoder_input_backward(seqlm_classifier *m, seqlm_classify_work *w, int T, int B,
                                    float *dextra) {
     const int E = m->cfg.embedding, X = m->cfg.extra, I = m->I;
+    const int Hc2 = m->cfg.char_dim > 0 ? 2 * m->cfg.char_hidden : 0;
     const size_t N = (size_t)T * B;
-    if (!X) {
+    if (!X && !Hc2) {
         seqlm_embedding_backward(&m->emb, m->p, w->ids, N, w->dx);
         return;
     }
+    if (Hc2) charword_zero_dh(&w->cw, &w->cb);
     for (size_t n = 0; n < N; n++) {
         memcpy(w->emb + n * E, w->dx + n * I, (size_t)E * sizeof(float));
-        if (dextra)
-            for (int k = 0; k < X; k++) dextra[n * X + k] += w->dx[n * I + E + k];
+        if (Hc2 && w->uniq[n] >= 0) charword_add_dh(&w->cw, &w->cb, w->uniq[n], w->dx + n * I + E);
+        if (X && dextra)
+            for (int k = 0; k < X; k++) dextra[n * X + k] += w->dx[n * I + E + Hc2 + k];
     }
     seqlm_embedding_backward(&m->emb, m->p, w->ids, N, w->emb);
+    if (Hc2) charword_backward(&w->cw, m->p, &w->cb);
 }
 
-double classify_batch_ex(seqlm_classifier *m, seqlm_classify_work *w, const int32_t *ids,
-                         const float *extra, const int32_t *lengths, int T, int B,
-                         const int32_t *targets, int training, int backward, seqlm_rng *rng,
-                         float *logits, float *dextra) {
+/* One batch: the chain of the file's opening comment. NaN when out of memory (err set). */
+static double batch_core(seqlm_classifier *m, seqlm_classify_work *w, const int32_t *ids,
+                         const classify_words *words, const float *extra, const int32_t *lengths,
+                         int T, int B, const int32_t *targets, int training, int backward,
+                         seqlm_rng *rng, float *logits, float *dextra, seqlm_error *err) {
     SEQLM_ASSERT(T >= 1 && B >= 1 && T <= w->T_max && B <= w->B_max);
     const int I = m->I, F = m->F, C = m->C;
     const size_t TB = (size_t)T * B;
     const float rate = training ? m->cfg.dropout : 0.0f;
-    encoder_input(m, w, ids, lengths, extra, T, B);
+    if (encoder_input(m, w, ids, words, lengths, extra, T, B)) {
+        seqlm_error_set(err, SEQLM_ERR_NOMEM, "out of memory for the character BiLSTM");
+        return NAN;
+    }
     if (rate > 0) seqlm_dropout_forward(w->x, w->x_mask, TB * I, rate, rng);
     seqlm_rnn_stack_forward(&m->rnn, m->p, w->cache, w->x, T, B, lengths, NULL, NULL, w->y, NULL,
                             NULL, training, rng);
@@ -545,26 +696,44 @@ double classify_batch_ex(seqlm_classifier *m, seqlm_classify_work *w, const int3
     return loss;
 }
 
+double classify_batch_ex(seqlm_classifier *m, seqlm_classify_work *w, const int32_t *ids,
+                         const float *extra, const int32_t *lengths, int T, int B,
+                         const int32_t *targets, int training, int backward, seqlm_rng *rng,
+                         float *logits, float *dextra) {
+    SEQLM_ASSERT(m->cfg.char_dim == 0);
+    return batch_core(m, w, ids, NULL, extra, lengths, T, B, targets, training, backward, rng,
+                      logits, dextra, NULL);
+}
+
+double classify_batch_full(seqlm_classifier *m, seqlm_classify_work *w, const int32_t *ids,
+                           const classify_words *words, const int32_t *eids, const int32_t *lengths,
+                           int T, int B, const int32_t *targets, int training, int backward,
+                           seqlm_rng *rng, float *logits, seqlm_error *err) {
+    SEQLM_ASSERT(m->cfg.char_dim == 0 || words);
+    if (!m->elmo)
+        return batch_core(m, w, ids, words, NULL, lengths, T, B, targets, training, backward, rng,
+                          logits, NULL, err);
+    const float *x = elmo_features_forward(m->elmo, eids, lengths, T, B, err);
+    if (!x) return NAN;
+    backward = backward && targets;
+    double loss = batch_core(m, w, ids, words, x, lengths, T, B, targets, training, backward, rng,
+                             logits, backward ? elmo_features_grad(m->elmo) : NULL, err);
+    if (backward && !isnan(loss)) elmo_features_backward(m->elmo);
+    return loss;
+}
+
 double classify_batch_any(seqlm_classifier *m, seqlm_classify_work *w, const int32_t *ids,
                           const int32_t *eids, const int32_t *lengths, int T, int B,
                           const int32_t *targets, int training, int backward, seqlm_rng *rng,
                           float *logits, seqlm_error *err) {
-    if (!m->elmo)
-        return classify_batch_ex(m, w, ids, NULL, lengths, T, B, targets, training, backward, rng,
-                                 logits, NULL);
-    const float *x = elmo_features_forward(m->elmo, eids, lengths, T, B, err);
-    if (!x) return NAN;
-    backward = backward && targets;
-    double loss = classify_batch_ex(m, w, ids, x, lengths, T, B, targets, training, backward, rng,
-                                    logits, backward ? elmo_features_grad(m->elmo) : NULL);
-    if (backward) elmo_features_backward(m->elmo);
-    return loss;
+    return classify_batch_full(m, w, ids, NULL, eids, lengths, T, B, targets, training, backward,
+                               rng, logits, err);
 }
 
 double seqlm_classify_batch(seqlm_classifier *m, seqlm_classify_work *w, const int32_t *ids,
                             const int32_t *lengths, int T, int B, const int32_t *targets,
                             int training, int backward, seqlm_rng *rng, float *logits) {
-    SEQLM_ASSERT(m->cfg.extra == 0 && !m->elmo);
+    SEQLM_ASSERT(m->cfg.extra == 0 && !m->elmo && m->cfg.char_dim == 0);
     return classify_batch_ex(m, w, ids, NULL, lengths, T, B, targets, training, backward, rng,
                              logits, NULL);
 }
@@ -572,16 +741,46 @@ double seqlm_classify_batch(seqlm_classifier *m, seqlm_classify_work *w, const i
 /* ---- model files ------------------------------------------------------------------------------
  */
 
+/* The config as JSON; the character fields only with char_dim > 0 (files without them are
+ * models without character features). */
 static char *config_json(const seqlm_classify_config *c) {
-    char buf[512];
+    char buf[640], chars[128] = "";
+    if (c->char_dim > 0)
+        snprintf(chars, sizeof chars,
+                 ", \"char_dim\": %d, \"char_hidden\": %d, \"max_word_chars\": %d", c->char_dim,
+                 c->char_hidden, c->max_word_chars);
     snprintf(buf, sizeof buf,
              "{\"arch\": \"%s\", \"layers\": %d, \"hidden\": %d, \"embedding\": %d, "
              "\"bidirectional\": %s, \"pool\": \"%s\", \"dropout\": %.9g, \"unit\": \"%s\", "
-             "\"lower\": %s, \"extra\": %d}",
+             "\"lower\": %s, \"extra\": %d%s}",
              seqlm_cell_name(c->cell), c->layers, c->hidden, c->embedding,
              c->bidirectional ? "true" : "false", seqlm_pool_name(c->pool), (double)c->dropout,
-             seqlm_unit_name(c->unit), c->lower ? "true" : "false", c->extra);
+             seqlm_unit_name(c->unit), c->lower ? "true" : "false", c->extra, chars);
     return strdup(buf);
+}
+
+/* The character vocabulary as lines, in id order ("<unk>" first). */
+static char *chars_text(const strmap *s) {
+    size_t len = 1;
+    for (size_t i = 0; i < s->n; i++) len += strlen(strmap_str(s, i)) + 1;
+    char *out = malloc(len), *q = out;
+    if (!out) return NULL;
+    for (size_t i = 0; i < s->n; i++) q += sprintf(q, "%s\n", strmap_str(s, i));
+    *q = '\0';
+    return out;
+}
+
+/* Reads chars_text's lines into chars (initialised here); -1 when garbled (a repeated line) or
+ * out of memory. */
+static int parse_chars(const char *text, strmap *chars) {
+    strmap_init(chars);
+    for (const char *p = text; *p;) {
+        const char *nl = strchr(p, '\n');
+        size_t len = nl ? (size_t)(nl - p) : strlen(p);
+        if (strmap_find(chars, p, len) >= 0 || strmap_add(chars, p, len, 0) < 0) return -1;
+        p += len + (nl ? 1 : 0);
+    }
+    return chars->n > 0 && strcmp(strmap_str(chars, 0), "<unk>") == 0 ? 0 : -1;
 }
 
 seqlm_status seqlm_classifier_save(const seqlm_classifier *m, const char *path,
@@ -591,11 +790,12 @@ seqlm_status seqlm_classifier_save(const seqlm_classifier *m, const char *path,
         for (size_t i = 0; i < extra->count; i++)
             seqlm_metadata_set(&meta, extra->keys[i], extra->values[i]);
     char *cfg = config_json(&m->cfg), *voc = lm_vocab_text(m->vocab);
+    char *chars = m->cfg.char_dim > 0 ? chars_text(&m->chars) : NULL;
     size_t len = 1;
     for (int i = 0; i < m->C; i++) len += strlen(m->labels[i]) + 1;
     char *labels = malloc(len), *q = labels;
     seqlm_status st;
-    if (!cfg || !voc || !labels) {
+    if (!cfg || !voc || !labels || (m->cfg.char_dim > 0 && !chars)) {
         st = seqlm_error_set(err, SEQLM_ERR_NOMEM, "%s: out of memory", path);
         goto done;
     }
@@ -605,11 +805,13 @@ seqlm_status seqlm_classifier_save(const seqlm_classifier *m, const char *path,
     seqlm_metadata_set(&meta, "seqlm.classify.config", cfg);
     seqlm_metadata_set(&meta, "seqlm.vocab", voc);
     seqlm_metadata_set(&meta, "seqlm.labels", labels);
+    if (chars) seqlm_metadata_set(&meta, "seqlm.classify.chars", chars);
     if (m->elmo) elmo_features_metadata(m->elmo, &meta);
     st = seqlm_safetensors_write(path, m->p, &meta, err);
 done:
     free(cfg);
     free(voc);
+    free(chars);
     free(labels);
     seqlm_metadata_free(&meta);
     return st;
@@ -671,6 +873,8 @@ static seqlm_status parse_config(const char *path, const char *text, seqlm_class
     }
     if (json_int(j, "layers", &c->layers) || json_int(j, "hidden", &c->hidden) ||
         json_int(j, "embedding", &c->embedding) || json_int(j, "extra", &c->extra) ||
+        json_int(j, "char_dim", &c->char_dim) || json_int(j, "char_hidden", &c->char_hidden) ||
+        json_int(j, "max_word_chars", &c->max_word_chars) ||
         json_bool(j, "bidirectional", &c->bidirectional) || json_bool(j, "lower", &c->lower)) {
         st = seqlm_error_set(err, SEQLM_ERR_FORMAT,
                              "%s: seqlm.classify.config: a field has the wrong type", path);
@@ -693,6 +897,8 @@ seqlm_classifier *seqlm_classifier_load_ex(const char *path, const char *elmo, s
     seqlm_classifier *m = NULL;
     char **labels = NULL;
     size_t n_labels = 0;
+    strmap chars; /* the character vocabulary (char_dim > 0) */
+    strmap_init(&chars);
     seqlm_params *file = seqlm_safetensors_read(path, &md, err);
     if (!file) goto done;
     seqlm_params_free(file);
@@ -723,6 +929,14 @@ seqlm_classifier *seqlm_classifier_load_ex(const char *path, const char *elmo, s
     }
     seqlm_classify_config cfg;
     if (parse_config(path, cfg_text, &cfg, err) != SEQLM_OK) goto done;
+    const char *chars_meta = seqlm_metadata_get(&md, "seqlm.classify.chars");
+    if (cfg.char_dim > 0 && (!chars_meta || parse_chars(chars_meta, &chars))) {
+        seqlm_error_set(err, SEQLM_ERR_FORMAT,
+                        "%s: a model with character features but %s seqlm.classify.chars in its "
+                        "metadata",
+                        path, chars_meta ? "a garbled" : "no");
+        goto done;
+    }
     for (const char *p = lab_text; *p;) {
         const char *nl = strchr(p, '\n');
         size_t l = nl ? (size_t)(nl - p) : strlen(p);
@@ -756,7 +970,7 @@ seqlm_classifier *seqlm_classifier_load_ex(const char *path, const char *elmo, s
         elmo_features_free(f);
         goto done;
     }
-    m = create_with(&cfg, v, (const char *const *)labels, n_labels, f, err);
+    m = create_with(&cfg, v, (const char *const *)labels, n_labels, f, &chars, err);
     if (!m) {
         seqlm_error_prefix(err, "%s", path);
         goto done;
@@ -770,6 +984,7 @@ seqlm_classifier *seqlm_classifier_load_ex(const char *path, const char *elmo, s
 done:
     for (size_t i = 0; i < n_labels; i++) free(labels[i]);
     free(labels);
+    strmap_free(&chars);
     seqlm_metadata_free(&md);
     return m;
 }

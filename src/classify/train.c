@@ -91,9 +91,9 @@ static size_t make_batches(const seqlm_classify_encoded *e, int batch, seqlm_rng
 }
 
 /* Lays out sentences idx[0..B) seq-first: ids (T, B), lengths (B), targets (B), and the ELMo ids
- * (T, B) into eids when e has them. Returns T. */
+ * (T, B) into eids and the word types (T, B) into tids when e has them. Returns T. */
 static int gather(const seqlm_classify_encoded *e, const size_t *idx, int B, int32_t *ids,
-                  int32_t *eids, int32_t *lengths, int32_t *targets) {
+                  int32_t *eids, int32_t *tids, int32_t *lengths, int32_t *targets) {
     int T = 0;
     for (int b = 0; b < B; b++) {
         size_t i = idx[b];
@@ -107,6 +107,10 @@ static int gather(const seqlm_classify_encoded *e, const size_t *idx, int B, int
         if (e->elmo_ids) {
             s = e->elmo_ids + e->start[idx[b]];
             for (int t = 0; t < T; t++) eids[(size_t)t * B + b] = t < lengths[b] ? s[t] : 0;
+        }
+        if (e->type_ids) {
+            s = e->type_ids + e->start[idx[b]];
+            for (int t = 0; t < T; t++) tids[(size_t)t * B + b] = t < lengths[b] ? s[t] : 0;
         }
     }
     return T;
@@ -123,7 +127,8 @@ static int argmax(const float *x, int n) {
  */
 
 typedef struct {
-    int32_t *ids, *eids, *lengths, *targets; /* eids: ELMo ids (T_max, B) */
+    int32_t *ids, *eids, *tids, *lengths,
+        *targets; /* eids: ELMo ids, tids: word types (T_max, B) */
     float *logits;
     size_t *idx;
 } batch_buf;
@@ -131,16 +136,18 @@ typedef struct {
 static int batch_buf_init(batch_buf *b, int T_max, int B, int C, size_t n) {
     b->ids = malloc((size_t)T_max * B * sizeof *b->ids);
     b->eids = malloc((size_t)T_max * B * sizeof *b->eids);
+    b->tids = malloc((size_t)T_max * B * sizeof *b->tids);
     b->lengths = malloc((size_t)B * sizeof *b->lengths);
     b->targets = malloc((size_t)B * sizeof *b->targets);
     b->logits = malloc((size_t)B * C * sizeof *b->logits);
     b->idx = malloc((n ? n : 1) * sizeof *b->idx);
-    return b->ids && b->eids && b->lengths && b->targets && b->logits && b->idx ? 0 : -1;
+    return b->ids && b->eids && b->tids && b->lengths && b->targets && b->logits && b->idx ? 0 : -1;
 }
 
 static void batch_buf_free(batch_buf *b) {
     free(b->ids);
     free(b->eids);
+    free(b->tids);
     free(b->lengths);
     free(b->targets);
     free(b->logits);
@@ -160,9 +167,10 @@ static int evaluate(seqlm_classifier *m, seqlm_classify_work *w, const seqlm_cla
     uint64_t counted = 0, correct = 0;
     for (size_t s = 0; s < e->n; s += (size_t)batch) {
         int B = (int)(e->n - s < (size_t)batch ? e->n - s : (size_t)batch);
-        int T = gather(e, bb->idx + s, B, bb->ids, bb->eids, bb->lengths, bb->targets);
-        if (isnan(classify_batch_any(m, w, bb->ids, bb->eids, bb->lengths, T, B, NULL, 0, 0, NULL,
-                                     bb->logits, err)))
+        int T = gather(e, bb->idx + s, B, bb->ids, bb->eids, bb->tids, bb->lengths, bb->targets);
+        classify_words words = {bb->tids, e->char_types};
+        if (isnan(classify_batch_full(m, w, bb->ids, e->char_types ? &words : NULL, bb->eids,
+                                      bb->lengths, T, B, NULL, 0, 0, NULL, bb->logits, err)))
             return -1;
         for (int b = 0; b < B; b++) {
             const float *lg = bb->logits + (size_t)b * C;
@@ -305,10 +313,13 @@ seqlm_status seqlm_classify_train(seqlm_classifier *m, const seqlm_classify_data
             }
             double ts = now();
             int B = (int)(bstart[k + 1] - bstart[k]);
-            int T = gather(&tr, order + bstart[k], B, bb.ids, bb.eids, bb.lengths, bb.targets);
+            int T =
+                gather(&tr, order + bstart[k], B, bb.ids, bb.eids, bb.tids, bb.lengths, bb.targets);
+            classify_words words = {bb.tids, tr.char_types};
             seqlm_params_zero_grad(p);
-            double loss = classify_batch_any(m, w, bb.ids, bb.eids, bb.lengths, T, B, bb.targets, 1,
-                                             1, &rng, bb.logits, err);
+            double loss =
+                classify_batch_full(m, w, bb.ids, tr.char_types ? &words : NULL, bb.eids,
+                                    bb.lengths, T, B, bb.targets, 1, 1, &rng, bb.logits, err);
             if (isnan(loss) && err && err->status == SEQLM_ERR_NOMEM) {
                 st = SEQLM_ERR_NOMEM;
                 goto done;

@@ -9,9 +9,10 @@
  * sentences, K tags, U distinct words of a batch, Tc characters (a word's first and last
  * max_word_chars/2 when longer).
  *
- * The character BiLSTM (Lample et al. 2016) runs once per distinct word of a batch, not per
- * token, and its gradient sums over the tokens of that word. Scratch memory is sized for the
- * largest batch seen and reused: nothing is allocated per sentence.
+ * The character BiLSTM (Lample et al. 2016; nn/charword.c, shared with the classifier) runs
+ * once per distinct word of a batch, not per token, and its gradient sums over the tokens of
+ * that word. Scratch memory is sized for the largest batch seen and reused: nothing is
+ * allocated per sentence.
  * Not here: the training loop (train.c), reading files (conll.c), scoring (conlleval.c). */
 #include <ctype.h>
 #include <inttypes.h>
@@ -23,6 +24,7 @@
 #include <cJSON.h>
 
 #include "elmo/features.h"
+#include "nn/charword.h"
 #include "seqlm/kernels.h"
 #include "seqlm/modelfile.h"
 #include "seqlm/tag.h"
@@ -33,52 +35,44 @@ struct seqlm_tagger {
     seqlm_tagger_config cfg;
     strmap words, chars, tags; /* words[0] = chars[0] = "<unk>" */
     seqlm_params *p;
-    seqlm_embedding wemb, cemb;
-    seqlm_rnn_stack clstm, lstm;
+    seqlm_embedding wemb;
+    charword cw; /* "char_embedding", "char_lstm" (with char_dim > 0) */
+    seqlm_rnn_stack lstm;
     seqlm_linear out;
     int trans, start,
         end; /* CRF: (K, K) "crf.transitions" [from][to], (K) "crf.start", "crf.end" */
     int K, Din;
     elmo_features *elmo; /* owned; NULL without ELMo ("elmo_mix.*" registered last) */
-    /* scratch, sized for (T_max, B_max, U_max, Tc_max) */
-    int T_max, B_max, U_max, Tc_max;
+    /* scratch, sized for (T_max, B_max) */
+    int T_max, B_max;
     float *x, *dx; /* (T, B, Din) */
     uint8_t *xmask, *ymask;
     float *y, *dy;       /* (T, B, 2H) */
     float *emit, *demit; /* (T, B, K) */
-    float *cx, *dcx;     /* (Tc, U, Ec) */
-    float *chT, *dchT;   /* (2, U, Hc) */
-    seqlm_stack_cache *sc, *csc;
+    seqlm_stack_cache *sc;
     seqlm_crf_work *crf;
 };
 
 struct seqlm_tag_batch {
-    int T, B, U, Tc;
-    int32_t *len;    /* (B) */
-    int32_t *word;   /* (T, B) word ids */
-    int32_t *tag;    /* (T, B) model tag ids, -1 unknown or padding */
-    int32_t *target; /* (T, B) tag or -100 (softmax) */
-    int32_t *uniq;   /* (T, B) index of the token's distinct word */
-    size_t *tok;     /* (T, B) corpus token index */
-    int32_t *cid;    /* (Tc, U) char ids */
-    int32_t *clen;   /* (U) */
-    uint32_t *utype; /* (U) corpus type of each distinct word */
-    int32_t *eid;    /* (T, B) ELMo ids (models with ELMo) */
-    size_t cap_tb, cap_b, cap_u, cap_cu;
+    int T, B;
+    int32_t *len;      /* (B) */
+    int32_t *word;     /* (T, B) word ids */
+    int32_t *tag;      /* (T, B) model tag ids, -1 unknown or padding */
+    int32_t *target;   /* (T, B) tag or -100 (softmax) */
+    int32_t *uniq;     /* (T, B) index of the token's distinct word in cb */
+    size_t *tok;       /* (T, B) corpus token index */
+    charword_batch cb; /* the distinct words (U) and their char ids (Tc, U) */
+    int32_t *eid;      /* (T, B) ELMo ids (models with ELMo) */
+    size_t cap_tb, cap_b;
     int has_unknown_tag;
 };
 
 struct seqlm_tag_map {
     const seqlm_tag_corpus *c;
-    int32_t *word; /* (n_types) */
-    size_t *coff;  /* (n_types) into cpool */
-    int32_t *clen; /* (n_types) */
-    int32_t *cpool;
-    int32_t *tag;    /* (n_tags) corpus tag -> model tag or -1 */
-    uint32_t *stamp; /* (n_types) batch stamps for distinct-word finding */
-    int32_t *slot;   /* (n_types) */
-    uint32_t cur;
-    int32_t *eword; /* (n_types) ELMo ids (models with ELMo) */
+    int32_t *word;     /* (n_types) */
+    charword_types ct; /* (n_types) char ids; its stamps find a batch's distinct words */
+    int32_t *tag;      /* (n_tags) corpus tag -> model tag or -1 */
+    int32_t *eword;    /* (n_types) ELMo ids (models with ELMo) */
 };
 
 seqlm_tagger_config seqlm_tagger_default_config(void) {
@@ -103,13 +97,6 @@ seqlm_tagger_config seqlm_tagger_default_config(void) {
 
 static size_t cp_len(unsigned char c) {
     return c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
-}
-
-/* Byte offsets of the code points of s: starts[0..n) and n; at most cap. */
-static size_t code_points(const char *s, size_t *starts, size_t cap) {
-    size_t n = 0, len = strlen(s);
-    for (size_t i = 0; i < len && n < cap; i += cp_len((unsigned char)s[i])) starts[n++] = i;
-    return n;
 }
 
 /* The string looked up for word s: s itself, or (into buf, at most cap - 1 bytes) s with ASCII
@@ -152,12 +139,8 @@ static seqlm_tagger *build(const seqlm_tagger_config *cfg, seqlm_tagger *m, seql
     if (!m->p) goto nomem;
     int bad =
         seqlm_embedding_init(&m->wemb, m->p, "word_embedding", (int)m->words.n, cfg->embedding);
-    if (cfg->char_dim > 0) {
-        bad |=
-            seqlm_embedding_init(&m->cemb, m->p, "char_embedding", (int)m->chars.n, cfg->char_dim);
-        bad |= seqlm_rnn_stack_init(&m->clstm, m->p, "char_lstm", SEQLM_CELL_LSTM, cfg->char_dim,
-                                    cfg->char_hidden, 1, 1, 0.0f);
-    }
+    if (cfg->char_dim > 0)
+        bad |= charword_init(&m->cw, m->p, (int)m->chars.n, cfg->char_dim, cfg->char_hidden);
     bad |= seqlm_rnn_stack_init(&m->lstm, m->p, "lstm", SEQLM_CELL_LSTM, m->Din, cfg->hidden,
                                 cfg->layers, 1, cfg->dropout);
     bad |= seqlm_linear_init(&m->out, m->p, "output", 2 * cfg->hidden, m->K, 1);
@@ -235,13 +218,8 @@ seqlm_tagger *seqlm_tagger_create_from(const seqlm_tagger_config *cfg,
             bad |= strmap_add(&m->words, w, strlen(w), counts.count[i]) < 0;
         }
     strmap_free(&counts);
-    size_t starts[256];
-    for (size_t t = 0; t < train->n_types && !bad && cfg->char_dim > 0; t++) {
-        const char *w = normalize(cfg, train->types[t], 0, buf, sizeof buf);
-        size_t n = code_points(w, starts, 256);
-        for (size_t k = 0; k < n && !bad; k++)
-            bad |= strmap_add(&m->chars, w + starts[k], cp_len((unsigned char)w[starts[k]]), 1) < 0;
-    }
+    for (size_t t = 0; t < train->n_types && !bad && cfg->char_dim > 0; t++)
+        bad |= charword_vocab_add(&m->chars, normalize(cfg, train->types[t], 0, buf, sizeof buf));
     for (size_t t = 0; t < train->n_tags && !bad; t++)
         bad |= strmap_add(&m->tags, train->tag_names[t], strlen(train->tag_names[t]), 1) < 0;
     if (bad) goto nomem;
@@ -261,23 +239,19 @@ static void free_scratch(seqlm_tagger *m) {
     free(m->dy);
     free(m->emit);
     free(m->demit);
-    free(m->cx);
-    free(m->dcx);
-    free(m->chT);
-    free(m->dchT);
     seqlm_stack_cache_free(m->sc);
-    seqlm_stack_cache_free(m->csc);
     seqlm_crf_work_free(m->crf);
-    m->x = m->dx = m->y = m->dy = m->emit = m->demit = m->cx = m->dcx = m->chT = m->dchT = NULL;
+    m->x = m->dx = m->y = m->dy = m->emit = m->demit = NULL;
     m->xmask = m->ymask = NULL;
-    m->sc = m->csc = NULL;
+    m->sc = NULL;
     m->crf = NULL;
-    m->T_max = m->B_max = m->U_max = m->Tc_max = 0;
+    m->T_max = m->B_max = 0;
 }
 
 void seqlm_tagger_free(seqlm_tagger *m) {
     if (!m) return;
     free_scratch(m);
+    charword_free(&m->cw);
     seqlm_params_free(m->p);
     strmap_free(&m->words);
     strmap_free(&m->chars);
@@ -288,10 +262,7 @@ void seqlm_tagger_free(seqlm_tagger *m) {
 
 void seqlm_tagger_reset(seqlm_tagger *m, seqlm_rng *rng) {
     seqlm_embedding_reset(&m->wemb, m->p, rng);
-    if (m->cfg.char_dim > 0) {
-        seqlm_embedding_reset(&m->cemb, m->p, rng);
-        seqlm_rnn_stack_reset(&m->clstm, m->p, rng);
-    }
+    if (m->cfg.char_dim > 0) charword_reset(&m->cw, m->p, rng);
     seqlm_rnn_stack_reset(&m->lstm, m->p, rng);
     seqlm_linear_reset(&m->out, m->p, rng);
     if (m->elmo) elmo_features_reset(m->elmo);
@@ -323,12 +294,10 @@ size_t seqlm_tagger_n_chars(const seqlm_tagger *m) {
 
 /* ---- scratch ------------------------------------------------------------------------------ */
 
-static int ensure(seqlm_tagger *m, int T, int B, int U, int Tc) {
-    if (T <= m->T_max && B <= m->B_max && U <= m->U_max && Tc <= m->Tc_max) return 0;
+static int ensure(seqlm_tagger *m, int T, int B) {
+    if (T <= m->T_max && B <= m->B_max) return 0;
     T = T > m->T_max ? T : m->T_max;
     B = B > m->B_max ? B : m->B_max;
-    U = U > m->U_max ? U : m->U_max;
-    Tc = Tc > m->Tc_max ? Tc : m->Tc_max;
     free_scratch(m);
     size_t tb = (size_t)T * B, H2 = 2 * (size_t)m->cfg.hidden;
     m->x = malloc(tb * m->Din * sizeof(float));
@@ -342,23 +311,12 @@ static int ensure(seqlm_tagger *m, int T, int B, int U, int Tc) {
     m->sc = seqlm_stack_cache_create(&m->lstm, T, B);
     int ok = m->x && m->dx && m->xmask && m->y && m->dy && m->ymask && m->emit && m->demit && m->sc;
     if (m->cfg.crf) ok &= (m->crf = seqlm_crf_work_create(T, B, m->K)) != NULL;
-    if (m->cfg.char_dim > 0 && U > 0 && Tc > 0) {
-        size_t E = (size_t)m->cfg.char_dim, Hc = (size_t)m->cfg.char_hidden;
-        m->cx = malloc((size_t)Tc * U * E * sizeof(float));
-        m->dcx = malloc((size_t)Tc * U * E * sizeof(float));
-        m->chT = malloc(2 * (size_t)U * Hc * sizeof(float));
-        m->dchT = malloc(2 * (size_t)U * Hc * sizeof(float));
-        m->csc = seqlm_stack_cache_create(&m->clstm, Tc, U);
-        ok &= m->cx && m->dcx && m->chT && m->dchT && m->csc;
-    }
     if (!ok) {
         free_scratch(m);
         return -1;
     }
     m->T_max = T;
     m->B_max = B;
-    m->U_max = U;
-    m->Tc_max = Tc;
     return 0;
 }
 
@@ -370,41 +328,20 @@ seqlm_tag_map *seqlm_tag_map_create(const seqlm_tagger *m, const seqlm_tag_corpu
     map->c = c;
     size_t nt = c->n_types ? c->n_types : 1;
     map->word = malloc(nt * sizeof *map->word);
-    map->coff = malloc(nt * sizeof *map->coff);
-    map->clen = malloc(nt * sizeof *map->clen);
-    map->stamp = calloc(nt, sizeof *map->stamp);
-    map->slot = malloc(nt * sizeof *map->slot);
     map->tag = malloc((c->n_tags ? c->n_tags : 1) * sizeof *map->tag);
-    int cap = m->cfg.max_word_chars;
-    map->cpool = malloc(nt * (size_t)cap * sizeof *map->cpool);
-    if (!map->word || !map->coff || !map->clen || !map->stamp || !map->slot || !map->tag ||
-        !map->cpool) {
+    if (!map->word || !map->tag ||
+        charword_types_init(&map->ct, c->n_types, m->cfg.max_word_chars)) {
         seqlm_tag_map_free(map);
         return NULL;
     }
     char buf[1024];
-    size_t *starts = malloc(4096 * sizeof *starts);
-    if (!starts) {
-        seqlm_tag_map_free(map);
-        return NULL;
-    }
     for (size_t t = 0; t < c->n_types; t++) {
         const char *w = normalize(&m->cfg, c->types[t], m->cfg.lower, buf, sizeof buf);
         int64_t id = strmap_find(&m->words, w, strlen(w));
         map->word[t] = id < 0 ? 0 : (int32_t)id;
-        w = normalize(&m->cfg, c->types[t], 0, buf, sizeof buf);
-        size_t n = code_points(w, starts, 4096), k = 0;
-        map->coff[t] = t * (size_t)cap;
-        int32_t *dst = map->cpool + map->coff[t];
-        for (size_t i = 0; i < n; i++) {
-            if (n > (size_t)cap && i >= (size_t)cap / 2 && i < n - (size_t)(cap - cap / 2))
-                continue; /* long words: the first cap/2 and the last cap - cap/2 characters */
-            int64_t ch = strmap_find(&m->chars, w + starts[i], cp_len((unsigned char)w[starts[i]]));
-            dst[k++] = ch < 0 ? 0 : (int32_t)ch;
-        }
-        map->clen[t] = (int32_t)k;
+        charword_types_set(&map->ct, t, &m->chars,
+                           normalize(&m->cfg, c->types[t], 0, buf, sizeof buf));
     }
-    free(starts);
     if (m->elmo) { /* the token as written; elmo_features_id tries its lower-cased form */
         if (!(map->eword = malloc(nt * sizeof *map->eword))) {
             seqlm_tag_map_free(map);
@@ -423,12 +360,8 @@ seqlm_tag_map *seqlm_tag_map_create(const seqlm_tagger *m, const seqlm_tag_corpu
 void seqlm_tag_map_free(seqlm_tag_map *map) {
     if (!map) return;
     free(map->word);
-    free(map->coff);
-    free(map->clen);
-    free(map->cpool);
+    charword_types_free(&map->ct);
     free(map->tag);
-    free(map->stamp);
-    free(map->slot);
     free(map->eword);
     free(map);
 }
@@ -445,9 +378,7 @@ void seqlm_tag_batch_free(seqlm_tag_batch *b) {
     free(b->target);
     free(b->uniq);
     free(b->tok);
-    free(b->cid);
-    free(b->clen);
-    free(b->utype);
+    charword_batch_free(&b->cb);
     free(b->eid);
     free(b);
 }
@@ -507,17 +438,10 @@ int seqlm_tag_batch_fill(seqlm_tag_batch *b, const seqlm_tagger *m, const seqlm_
     if (tb > b->cap_tb) b->cap_tb = tb;
     GROW(b->len, b->cap_b, (size_t)n);
     if ((size_t)n > b->cap_b) b->cap_b = (size_t)n;
-    GROW(b->utype, b->cap_u, tb);
-    GROW(b->clen, b->cap_u, tb);
-    if (tb > b->cap_u) b->cap_u = tb;
     b->T = T;
     b->B = n;
     b->has_unknown_tag = 0;
-    if (++map->cur == 0) { /* stamps wrapped: clear them */
-        memset(map->stamp, 0, (c->n_types ? c->n_types : 1) * sizeof *map->stamp);
-        map->cur = 1;
-    }
-    int U = 0, Tc = 0;
+    charword_batch_begin(&b->cb, &map->ct);
     for (int i = 0; i < n; i++) {
         size_t s0 = c->sent_start[idx[i]];
         int len = (int)(c->sent_start[idx[i] + 1] - s0);
@@ -542,27 +466,10 @@ int seqlm_tag_batch_fill(seqlm_tag_batch *b, const seqlm_tagger *m, const seqlm_
             if (c->has_tags && tg < 0) b->has_unknown_tag = 1;
             b->tag[k] = tg;
             b->target[k] = tg >= 0 ? tg : -100;
-            if (map->stamp[ty] != map->cur) {
-                map->stamp[ty] = map->cur;
-                map->slot[ty] = U;
-                b->utype[U] = ty;
-                b->clen[U] = map->clen[ty];
-                if (map->clen[ty] > Tc) Tc = map->clen[ty];
-                U++;
-            }
-            b->uniq[k] = map->slot[ty];
+            if ((b->uniq[k] = charword_batch_add(&b->cb, &map->ct, ty)) < 0) return -1;
         }
     }
-    b->U = U;
-    b->Tc = Tc;
-    if (m->cfg.char_dim > 0) {
-        GROW(b->cid, b->cap_cu, (size_t)Tc * U);
-        if ((size_t)Tc * U > b->cap_cu) b->cap_cu = (size_t)Tc * U;
-        for (int u = 0; u < U; u++) {
-            const int32_t *src = map->cpool + map->coff[b->utype[u]];
-            for (int t = 0; t < Tc; t++) b->cid[(size_t)t * U + u] = t < b->clen[u] ? src[t] : 0;
-        }
-    }
+    if (m->cfg.char_dim > 0 && charword_batch_finish(&b->cb, &map->ct)) return -1;
     return 0;
 }
 
@@ -582,11 +489,7 @@ static void build_input(seqlm_tagger *m, const seqlm_tag_batch *b, const float *
                 continue;
             }
             memcpy(row, W + (size_t)b->word[k] * E, (size_t)E * sizeof *row);
-            if (Hc) {
-                int u = b->uniq[k];
-                memcpy(row + E, m->chT + (size_t)u * Hc, (size_t)Hc * sizeof *row);
-                memcpy(row + E + Hc, m->chT + ((size_t)b->U + u) * Hc, (size_t)Hc * sizeof *row);
-            }
+            if (Hc) charword_get(&m->cw, &b->cb, b->uniq[k], row + E);
             if (m->cfg.extra_dim)
                 memcpy(row + E + 2 * Hc, extra + k * m->cfg.extra_dim,
                        (size_t)m->cfg.extra_dim * sizeof *row);
@@ -598,7 +501,7 @@ static void input_backward(seqlm_tagger *m, const seqlm_tag_batch *b, float *dex
     const int T = b->T, B = b->B, E = m->cfg.embedding, Din = m->Din;
     const int Hc = m->cfg.char_dim > 0 ? m->cfg.char_hidden : 0;
     float *dW = seqlm_params_grad(m->p, m->wemb.weight);
-    if (Hc) memset(m->dchT, 0, 2 * (size_t)b->U * Hc * sizeof(float));
+    if (Hc) charword_zero_dh(&m->cw, &b->cb);
     for (int t = 0; t < T; t++)
         for (int i = 0; i < B; i++) {
             if (t >= b->len[i]) continue;
@@ -606,38 +509,22 @@ static void input_backward(seqlm_tagger *m, const seqlm_tag_batch *b, float *dex
             const float *row = m->dx + k * Din;
             float *dw = dW + (size_t)b->word[k] * E;
             for (int e = 0; e < E; e++) dw[e] += row[e];
-            if (Hc) {
-                int u = b->uniq[k];
-                float *f = m->dchT + (size_t)u * Hc, *r = m->dchT + ((size_t)b->U + u) * Hc;
-                for (int h = 0; h < Hc; h++) {
-                    f[h] += row[E + h];
-                    r[h] += row[E + Hc + h];
-                }
-            }
+            if (Hc) charword_add_dh(&m->cw, &b->cb, b->uniq[k], row + E);
             if (m->cfg.extra_dim && dextra)
                 for (int x = 0; x < m->cfg.extra_dim; x++)
                     dextra[k * m->cfg.extra_dim + x] += row[E + 2 * Hc + x];
         }
-    if (Hc && b->U > 0) {
-        size_t n = (size_t)b->Tc * b->U * m->cfg.char_dim;
-        memset(m->dcx, 0, n * sizeof(float));
-        seqlm_rnn_stack_backward(&m->clstm, m->p, m->csc, NULL, m->dchT, NULL, m->dcx, NULL, NULL);
-        seqlm_embedding_backward(&m->cemb, m->p, b->cid, (size_t)b->Tc * b->U, m->dcx);
-    }
+    if (Hc) charword_backward(&m->cw, m->p, &b->cb);
 }
 
 /* Emission scores of the batch into m->emit (T, B, K). */
 static int forward(seqlm_tagger *m, const seqlm_tag_batch *b, const float *extra, int train,
                    seqlm_rng *rng) {
-    if (ensure(m, b->T, b->B, b->U, b->Tc)) return -1;
+    if (ensure(m, b->T, b->B)) return -1;
     const int T = b->T, B = b->B;
     if (m->elmo && !(extra = elmo_features_forward(m->elmo, b->eid, b->len, T, B, NULL))) return -1;
     const size_t tb = (size_t)T * B, H2 = 2 * (size_t)m->cfg.hidden;
-    if (m->cfg.char_dim > 0 && b->U > 0) {
-        seqlm_embedding_forward(&m->cemb, m->p, b->cid, (size_t)b->Tc * b->U, m->cx);
-        seqlm_rnn_stack_forward(&m->clstm, m->p, m->csc, m->cx, b->Tc, b->U, b->clen, NULL, NULL,
-                                NULL, m->chT, NULL, 0, NULL);
-    }
+    if (m->cfg.char_dim > 0 && charword_forward(&m->cw, m->p, &b->cb)) return -1;
     build_input(m, b, extra);
     float rate = train ? m->cfg.dropout : 0.0f;
     if (rate > 0) seqlm_dropout_forward(m->x, m->xmask, tb * m->Din, rate, rng);

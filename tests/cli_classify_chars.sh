@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# cli_classify_chars.sh - `seqlm classify` with character features (--char-dim, --char-hidden)
+# end to end on the tiny tests/data/classify_tiny.tsv: train, eval and predict round trip, the
+# same model file byte for byte for a fixed seed, the model file's character fields, cv, and
+# the usage errors (exit status 2): --char-dim with --unit char, on eval, and --char-hidden
+# without --char-dim.
+#
+# usage: bash tests/cli_classify_chars.sh /abs/path/to/seqlm [shared-data-dir]
+set -u
+
+. "$(dirname "$0")/clilib.sh" || exit 1
+cli_require python3 cmp
+TINY=$(cd "$(dirname "$0")" && pwd)/data/classify_tiny.tsv
+cli_tmpdir cli-classify-chars
+
+# expect_error NAME WANT_RC NEEDLE... : the last command failed with WANT_RC and one error line
+# mentioning every needle.
+expect_error() {
+    local name=$1 want=$2
+    shift 2
+    local msg problems=""
+    msg=$(grep '^seqlm: error: ' "$T/stderr")
+    [ "$rc" -eq "$want" ] || problems="exit status $rc, expected $want"
+    [ "$(grep -c '^seqlm: error: ' "$T/stderr")" -eq 1 ] || problems="$problems; not one error line"
+    for needle in "$@"; do
+        case $msg in *"$needle"*) ;; *) problems="$problems; no '$needle' in: $msg" ;; esac
+    done
+    if [ -z "$problems" ]; then pass "$name"; else fail "$name" "$problems"; fi
+}
+
+TRAIN=(--epochs 3 --hidden 8 --embedding 8 --batch 4 --min-count 2 --threads 1 --seed 5
+    --char-dim 6 --char-hidden 5)
+
+run "$SEQLM" classify train "${TRAIN[@]}" --heldout 0.2 -o c1.safetensors "$TINY"
+check "train with --char-dim writes a model" "$( [ "$rc" -eq 0 ] && [ -s c1.safetensors ]; echo $?)"
+check "train describes the character BiLSTM" \
+    "$(grep -q 'character BiLSTM per word: [0-9]* characters, embedding 6, 5 units' stderr; echo $?)"
+run "$SEQLM" classify train "${TRAIN[@]}" --heldout 0.2 -q -o c2.safetensors "$TINY"
+check_cmd "same seed and threads: the same model file, byte for byte" cmp -s c1.safetensors c2.safetensors
+check "the model file: character config, vocabulary and tensors" "$(python3 -c '
+import json, struct, sys
+b = open(sys.argv[1], "rb").read()
+n = struct.unpack("<Q", b[:8])[0]
+h = json.loads(b[8:8 + n])
+md = h["__metadata__"]
+c = json.loads(md["seqlm.classify.config"])
+chars = md["seqlm.classify.chars"].split("\n")
+ok = (c["char_dim"] == 6 and c["char_hidden"] == 5 and c["max_word_chars"] == 24
+      and chars[0] == "<unk>" and "f" in chars
+      and h["char_embedding.weight"]["shape"] == [len(chars) - 1, 6]
+      and h["char_lstm.weight_ih_l0"]["shape"] == [20, 6]
+      and h["rnn.weight_ih_l0"]["shape"] == [32, 18])
+sys.exit(0 if ok else 1)' c1.safetensors; echo $?)"
+runq eval.txt "$SEQLM" classify eval -m c1.safetensors "$TINY"
+check "eval succeeds" "$rc"
+check "eval prints the accuracy of 30 sentences" \
+    "$(grep -q '^sentences 30$' eval.txt && grep -q '^accuracy ' eval.txt; echo $?)"
+cut -f2 "$TINY" >texts.txt
+echo "unseenword qwertyuiop" >>texts.txt
+runq pred1.txt "$SEQLM" classify predict -m c1.safetensors texts.txt
+check "predict succeeds" "$rc"
+runq pred2.txt "$SEQLM" classify predict --eval-batch 7 -m c2.safetensors <texts.txt
+check "predict: one line per text (unseen words too), 3 probabilities summing to 1" \
+    "$(python3 -c '
+import sys
+rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1])]
+ok = len(rows) == 31 and all(len(r) == 4 and r[0] in ("neg", "neu", "pos") and abs(sum(map(float, r[1:])) - 1) < 1e-5 for r in rows)
+sys.exit(0 if ok else 1)' pred1.txt; echo $?)"
+check "predict in other batches gives the same labels" \
+    "$(cmp -s <(cut -f1 pred1.txt) <(cut -f1 pred2.txt); echo $?)"
+run "$SEQLM" classify cv "${TRAIN[@]}" --folds 3 --fold-limit 1 --json "$TINY"
+check "cv with --char-dim" "$( [ "$rc" -eq 0 ] && grep -q '"mean_accuracy"' stdout; echo $?)"
+
+# --- usage errors ---------------------------------------------------------------------------
+run "$SEQLM" classify train --unit char --char-dim 6 -o x.safetensors "$TINY"
+expect_error "--char-dim with --unit char is a usage error" 2 "--char-dim is for --unit word"
+check "no model written after the usage error" "$( [ ! -e x.safetensors ]; echo $?)"
+run "$SEQLM" classify eval --char-dim 6 -m c1.safetensors "$TINY"
+expect_error "--char-dim with eval" 2 "--char-dim is for train and cv"
+run "$SEQLM" classify train --char-hidden 6 -o x.safetensors "$TINY"
+expect_error "--char-hidden without --char-dim" 2 "--char-hidden" "--char-dim"
+run "$SEQLM" classify train --char-dim -1 -o x.safetensors "$TINY"
+expect_error "a negative --char-dim" 2 "--char-dim must be an integer"
+
+cli_finish
