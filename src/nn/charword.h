@@ -29,7 +29,7 @@
 #include "seqlm/nn.h"
 #include "seqlm/params.h"
 #include "seqlm/rng.h"
-#include "tag/strmap.h"
+#include "util/strmap.h"
 
 /* ---- the character vocabulary ------------------------------------------------------------- */
 

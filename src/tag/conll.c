@@ -10,7 +10,7 @@
 
 #include "seqlm/tag.h"
 #include "seqlm/text.h"
-#include "tag/strmap.h"
+#include "util/strmap.h"
 
 typedef struct {
     strmap types, tags;

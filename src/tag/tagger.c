@@ -28,7 +28,7 @@
 #include "seqlm/kernels.h"
 #include "seqlm/modelfile.h"
 #include "seqlm/tag.h"
-#include "tag/strmap.h"
+#include "util/strmap.h"
 #include "util/assert.h"
 
 struct seqlm_tagger {

@@ -1,10 +1,10 @@
-/* strmap.h - interned strings <-> dense ids for the tagger (internal).
+/* strmap.h - interned strings <-> dense ids (internal: the tagger, the classifier's characters).
  *
  * A string pool plus an open-addressing hash table: ids are given in insertion order, strings
  * live in one growing buffer (so no allocation per string). Used for token types, tags,
  * vocabularies of words and characters. Not a general container: no removal. */
-#ifndef SEQLM_TAG_STRMAP_H
-#define SEQLM_TAG_STRMAP_H
+#ifndef SEQLM_UTIL_STRMAP_H
+#define SEQLM_UTIL_STRMAP_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -1,6 +1,6 @@
 /* strmap.c - interned strings <-> dense ids (see strmap.h). FNV-1a, linear probing, load
  * factor <= 1/2. */
-#include "tag/strmap.h"
+#include "util/strmap.h"
 
 #include <stdlib.h>
 #include <string.h>
