@@ -759,27 +759,11 @@ static char *config_json(const seqlm_classify_config *c) {
     return strdup(buf);
 }
 
-/* The character vocabulary as lines, in id order ("<unk>" first). */
-static char *chars_text(const strmap *s) {
-    size_t len = 1;
-    for (size_t i = 0; i < s->n; i++) len += strlen(strmap_str(s, i)) + 1;
-    char *out = malloc(len), *q = out;
-    if (!out) return NULL;
-    for (size_t i = 0; i < s->n; i++) q += sprintf(q, "%s\n", strmap_str(s, i));
-    *q = '\0';
-    return out;
-}
-
-/* Reads chars_text's lines into chars (initialised here); -1 when garbled (a repeated line) or
- * out of memory. */
+/* Reads the character vocabulary's lines (strmap_join_lines) into chars (initialised here); -1
+ * when garbled (a repeated line, no "<unk>" first) or out of memory. */
 static int parse_chars(const char *text, strmap *chars) {
     strmap_init(chars);
-    for (const char *p = text; *p;) {
-        const char *nl = strchr(p, '\n');
-        size_t len = nl ? (size_t)(nl - p) : strlen(p);
-        if (strmap_find(chars, p, len) >= 0 || strmap_add(chars, p, len, 0) < 0) return -1;
-        p += len + (nl ? 1 : 0);
-    }
+    if (strmap_split_lines(chars, text)) return -1;
     return chars->n > 0 && strcmp(strmap_str(chars, 0), "<unk>") == 0 ? 0 : -1;
 }
 
@@ -790,7 +774,7 @@ seqlm_status seqlm_classifier_save(const seqlm_classifier *m, const char *path,
         for (size_t i = 0; i < extra->count; i++)
             seqlm_metadata_set(&meta, extra->keys[i], extra->values[i]);
     char *cfg = config_json(&m->cfg), *voc = lm_vocab_text(m->vocab);
-    char *chars = m->cfg.char_dim > 0 ? chars_text(&m->chars) : NULL;
+    char *chars = m->cfg.char_dim > 0 ? strmap_join_lines(&m->chars) : NULL;
     size_t len = 1;
     for (int i = 0; i < m->C; i++) len += strlen(m->labels[i]) + 1;
     char *labels = malloc(len), *q = labels;

@@ -694,26 +694,6 @@ double seqlm_tagger_score(const seqlm_tagger *m, const seqlm_tag_corpus *c, cons
 
 /* ---- model files ------------------------------------------------------------------------- */
 
-static char *join_lines(const strmap *s) {
-    size_t len = 1;
-    for (size_t i = 0; i < s->n; i++) len += strlen(strmap_str(s, i)) + 1;
-    char *out = malloc(len), *q = out;
-    if (!out) return NULL;
-    for (size_t i = 0; i < s->n; i++) q += sprintf(q, "%s\n", strmap_str(s, i));
-    *q = '\0';
-    return out;
-}
-
-static int split_lines(const char *text, strmap *s) {
-    for (const char *p = text; *p;) {
-        const char *nl = strchr(p, '\n');
-        size_t len = nl ? (size_t)(nl - p) : strlen(p);
-        if (strmap_find(s, p, len) >= 0 || strmap_add(s, p, len, 0) < 0) return -1;
-        p += len + (nl ? 1 : 0);
-    }
-    return 0;
-}
-
 seqlm_status seqlm_tagger_save(const seqlm_tagger *m, const char *path, seqlm_error *err) {
     const seqlm_tagger_config *c = &m->cfg;
     char cfg[640];
@@ -726,7 +706,8 @@ seqlm_status seqlm_tagger_save(const seqlm_tagger *m, const char *path, seqlm_er
              (double)c->dropout, c->crf, c->lower, c->min_count, c->extra_dim,
              c->metric_f1 ? "f1" : "accuracy", c->tag_column, c->zero_digits);
     seqlm_metadata meta = {0};
-    char *w = join_lines(&m->words), *ch = join_lines(&m->chars), *tg = join_lines(&m->tags);
+    char *w = strmap_join_lines(&m->words), *ch = strmap_join_lines(&m->chars),
+         *tg = strmap_join_lines(&m->tags);
     seqlm_status st;
     if (!w || !ch || !tg) {
         st = seqlm_error_set(err, SEQLM_ERR_NOMEM, "%s: out of memory", path);
@@ -833,8 +814,8 @@ seqlm_tagger *seqlm_tagger_load_ex(const char *path, const char *elmo, seqlm_err
     const char *w = seqlm_metadata_get(&meta, "seqlm.tagger.words");
     const char *ch = seqlm_metadata_get(&meta, "seqlm.tagger.chars");
     const char *tg = seqlm_metadata_get(&meta, "seqlm.tagger.tags");
-    if (!w || !ch || !tg || split_lines(w, &m->words) || split_lines(ch, &m->chars) ||
-        split_lines(tg, &m->tags)) {
+    if (!w || !ch || !tg || strmap_split_lines(&m->words, w) || strmap_split_lines(&m->chars, ch) ||
+        strmap_split_lines(&m->tags, tg)) {
         seqlm_error_set(err, SEQLM_ERR_FORMAT,
                         "%s: missing or garbled vocabularies in the seqlm.tagger metadata", path);
         seqlm_tagger_free(m);

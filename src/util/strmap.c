@@ -2,6 +2,7 @@
  * factor <= 1/2. */
 #include "util/strmap.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -84,4 +85,24 @@ int64_t strmap_add(strmap *m, const char *s, size_t len, uint64_t inc) {
     while (m->slot[i]) i = (i + 1) & mask;
     m->slot[i] = (uint32_t)m->n + 1;
     return (int64_t)m->n++;
+}
+
+char *strmap_join_lines(const strmap *m) {
+    size_t len = 1;
+    for (size_t i = 0; i < m->n; i++) len += strlen(strmap_str(m, i)) + 1;
+    char *out = malloc(len), *q = out;
+    if (!out) return NULL;
+    for (size_t i = 0; i < m->n; i++) q += sprintf(q, "%s\n", strmap_str(m, i));
+    *q = '\0';
+    return out;
+}
+
+int strmap_split_lines(strmap *m, const char *text) {
+    for (const char *p = text; *p;) {
+        const char *nl = strchr(p, '\n');
+        size_t len = nl ? (size_t)(nl - p) : strlen(p);
+        if (strmap_find(m, p, len) >= 0 || strmap_add(m, p, len, 0) < 0) return -1;
+        p += len + (nl ? 1 : 0);
+    }
+    return 0;
 }

@@ -28,5 +28,11 @@ int64_t strmap_add(strmap *m, const char *s, size_t len, uint64_t inc);
 static inline const char *strmap_str(const strmap *m, size_t id) {
     return m->pool + m->off[id];
 }
+/* The strings in id order, each followed by '\n' (how model files store them); NULL when out of
+ * memory. The caller frees it. */
+char *strmap_join_lines(const strmap *m);
+/* Adds text's lines, in order, to m (an empty last line is no line); -1 when a line repeats an
+ * earlier one (a garbled file) or out of memory. */
+int strmap_split_lines(strmap *m, const char *text);
 
 #endif
