@@ -72,13 +72,15 @@ static const char tag_help[] =
     "      --threads N        threads\n"
     "      --elmo ELMO        where the model's ELMo model is now (default: the path it\n"
     "                         records; it must be the same file: its fingerprint is checked)\n"
+    "  -q, --quiet            no speed line on stderr\n"
     "  Prints token accuracy and, for BIO tags, chunk precision, recall and F1 overall and per\n"
     "  type exactly as conlleval.pl (sentence boundaries read as O). Gold tags the model never\n"
-    "  saw count as errors (a warning names the first).\n"
+    "  saw count as errors (a warning names the first). On stderr: sentences tagged per second\n"
+    "  (the tagging alone, not reading the model or the file).\n"
     "predict\n"
     "  -m, --model MODEL      a model from seqlm tag train\n"
     "  -o, --output OUT       where to write (default: standard output)\n"
-    "      --batch N, --threads N, --encoding NAME, --elmo ELMO   as for eval\n"
+    "      --batch N, --threads N, --encoding NAME, --elmo ELMO, -q   as for eval\n"
     "  Writes every input line with the predicted tag appended as a new last column (separated\n"
     "  by a tab if the line has one, else a space), blank lines between sentences.\n"
     "\n"
@@ -488,13 +490,17 @@ static int tag_apply(int argc, char **argv, int eval) {
                                          {"batch", required_argument, 0, O_BATCH},
                                          {"threads", required_argument, 0, O_THREADS},
                                          {"elmo", required_argument, 0, O_ELMO},
+                                         {"quiet", no_argument, 0, 'q'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     const char *cmd = eval ? "tag eval" : "tag predict";
     const char *model_path = NULL, *out_path = NULL, *elmo = NULL, *encoding = NULL;
-    int json = 0, batch = 64, threads = 0, column = -1, c;
-    while ((c = cli_getopt(argc, argv, ":m:o:h", opts, cmd)) != -1) {
+    int json = 0, batch = 64, threads = 0, column = -1, quiet = 0, c;
+    while ((c = cli_getopt(argc, argv, ":m:o:qh", opts, cmd)) != -1) {
         switch (c) {
+        case 'q':
+            quiet = 1;
+            break;
         case 'm':
             model_path = optarg;
             break;
@@ -551,10 +557,15 @@ static int tag_apply(int argc, char **argv, int eval) {
         rc = cli_fail("out of memory");
         goto done;
     }
+    double t0 = cli_now();
     if (seqlm_tagger_predict(m, cp, batch, pred, &err) != SEQLM_OK) {
         rc = cli_fail_err(&err);
         goto done;
     }
+    double secs = cli_now() - t0;
+    if (!quiet)
+        fprintf(stderr, "seqlm: tagged %zu sentences (%zu tokens) in %.2f s: %.0f sentences/s\n",
+                cp->n_sent, cp->n_tok, secs, secs > 0 ? (double)cp->n_sent / secs : 0.0);
     if (eval) {
         warn_unknown_tags(m, cp);
         int bio = seqlm_tags_are_bio((const char *const *)cp->tag_names, cp->n_tags) ||

@@ -613,6 +613,19 @@ static int cmp_len_idx(const void *a, const void *b) {
     return x->idx < y->idx ? -1 : x->idx > y->idx;
 }
 
+/* How many of the next n sentences (sorted by length, shortest first) make one batch: up to
+ * batch of them, but once there are 16 no more than keep the padding within 1/8 of the real
+ * tokens - a batch is as long as its longest sentence, and a fixed count would pad the short
+ * sentences of the long tail's batch to the longest (1.8x the real tokens on 1000 Brown
+ * sentences in batches of 256; 1.04x so). */
+static int batch_size(const len_idx *s, size_t n, int batch) {
+    size_t k = 1, real = s[0].len, min_k = batch < 16 ? (size_t)batch : 16;
+    while (k < n && k < (size_t)batch &&
+           (k < min_k || 8 * (k + 1) * s[k].len <= 9 * (real + s[k].len)))
+        real += s[k++].len;
+    return (int)k;
+}
+
 seqlm_status seqlm_tagger_predict(seqlm_tagger *m, const seqlm_tag_corpus *c, int batch,
                                   int32_t *pred, seqlm_error *err) {
     seqlm_tag_map *map = seqlm_tag_map_create(m, c);
@@ -623,7 +636,11 @@ seqlm_status seqlm_tagger_predict(seqlm_tagger *m, const seqlm_tag_corpus *c, in
     seqlm_status st = SEQLM_OK;
     size_t maxlen = seqlm_tag_corpus_max_len(c);
     best = malloc((maxlen ? maxlen : 1) * (size_t)batch * sizeof *best);
-    if (!map || !b || !order || !idx || !best) {
+    /* the scratch for the longest batch at once: batches come shortest first, and growing it
+     * batch by batch cost more in page faults than the forward passes of short sentences */
+    size_t bmax = c->n_sent < (size_t)batch ? c->n_sent : (size_t)batch;
+    if (!map || !b || !order || !idx || !best ||
+        (maxlen && bmax && ensure(m, (int)maxlen, (int)bmax))) {
         st = seqlm_error_set(err, SEQLM_ERR_NOMEM, "out of memory");
         goto done;
     }
@@ -632,9 +649,10 @@ seqlm_status seqlm_tagger_predict(seqlm_tagger *m, const seqlm_tag_corpus *c, in
         order[s].idx = s;
     }
     qsort(order, c->n_sent, sizeof *order, cmp_len_idx);
-    for (size_t s0 = 0; s0 < c->n_sent; s0 += (size_t)batch) {
-        int n = (int)(c->n_sent - s0 < (size_t)batch ? c->n_sent - s0 : (size_t)batch);
+    for (size_t s0 = 0; s0 < c->n_sent;) {
+        int n = batch_size(order + s0, c->n_sent - s0, batch);
         for (int i = 0; i < n; i++) idx[i] = order[s0 + i].idx;
+        s0 += (size_t)n;
         if (seqlm_tag_batch_fill(b, m, map, idx, n)) {
             st = seqlm_error_set(err, SEQLM_ERR_NOMEM, "out of memory");
             goto done;
