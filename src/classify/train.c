@@ -15,6 +15,7 @@
 #include "classify/classify_internal.h"
 #include "seqlm/kernels.h"
 #include "seqlm/progress.h"
+#include "util/batching.h"
 
 seqlm_classify_train_config seqlm_classify_train_default_config(void) {
     seqlm_classify_train_config c;
@@ -130,7 +131,7 @@ typedef struct {
     int32_t *ids, *eids, *tids, *lengths,
         *targets; /* eids: ELMo ids, tids: word types (T_max, B) */
     float *logits;
-    size_t *idx;
+    size_t *idx, *lens; /* (n) sentence order and lengths for evaluation */
 } batch_buf;
 
 static int batch_buf_init(batch_buf *b, int T_max, int B, int C, size_t n) {
@@ -141,7 +142,11 @@ static int batch_buf_init(batch_buf *b, int T_max, int B, int C, size_t n) {
     b->targets = malloc((size_t)B * sizeof *b->targets);
     b->logits = malloc((size_t)B * C * sizeof *b->logits);
     b->idx = malloc((n ? n : 1) * sizeof *b->idx);
-    return b->ids && b->eids && b->tids && b->lengths && b->targets && b->logits && b->idx ? 0 : -1;
+    b->lens = malloc((n ? n : 1) * sizeof *b->lens);
+    return b->ids && b->eids && b->tids && b->lengths && b->targets && b->logits && b->idx &&
+                   b->lens
+               ? 0
+               : -1;
 }
 
 static void batch_buf_free(batch_buf *b) {
@@ -152,6 +157,7 @@ static void batch_buf_free(batch_buf *b) {
     free(b->targets);
     free(b->logits);
     free(b->idx);
+    free(b->lens);
 }
 
 /* Runs the model (no dropout) over e in length order: mean loss and accuracy over labelled
@@ -163,10 +169,11 @@ static int evaluate(seqlm_classifier *m, seqlm_classify_work *w, const seqlm_cla
     const int C = m->C;
     for (size_t i = 0; i < e->n; i++) bb->idx[i] = i;
     sort_by_length(e, bb->idx, e->n);
+    for (size_t i = 0; i < e->n; i++) bb->lens[i] = e->start[bb->idx[i] + 1] - e->start[bb->idx[i]];
     double nll = 0;
     uint64_t counted = 0, correct = 0;
-    for (size_t s = 0; s < e->n; s += (size_t)batch) {
-        int B = (int)(e->n - s < (size_t)batch ? e->n - s : (size_t)batch);
+    for (size_t s = 0; s < e->n;) {
+        int B = (int)length_batch(bb->lens + s, e->n - s, (size_t)batch);
         int T = gather(e, bb->idx + s, B, bb->ids, bb->eids, bb->tids, bb->lengths, bb->targets);
         classify_words words = {bb->tids, e->char_types};
         if (isnan(classify_batch_full(m, w, bb->ids, e->char_types ? &words : NULL, bb->eids,
@@ -183,6 +190,7 @@ static int evaluate(seqlm_classifier *m, seqlm_classify_work *w, const seqlm_cla
             counted++;
             correct += argmax(lg, C) == bb->targets[b];
         }
+        s += (size_t)B;
     }
     *loss = counted ? nll / (double)counted : NAN;
     *acc = counted ? (double)correct / (double)counted : NAN;

@@ -28,6 +28,7 @@
 #include "seqlm/kernels.h"
 #include "seqlm/modelfile.h"
 #include "seqlm/tag.h"
+#include "util/batching.h"
 #include "util/strmap.h"
 #include "util/assert.h"
 
@@ -613,24 +614,12 @@ static int cmp_len_idx(const void *a, const void *b) {
     return x->idx < y->idx ? -1 : x->idx > y->idx;
 }
 
-/* How many of the next n sentences (sorted by length, shortest first) make one batch: up to
- * batch of them, but once there are 16 no more than keep the padding within 1/8 of the real
- * tokens - a batch is as long as its longest sentence, and a fixed count would pad the short
- * sentences of the long tail's batch to the longest (1.8x the real tokens on 1000 Brown
- * sentences in batches of 256; 1.04x so). */
-static int batch_size(const len_idx *s, size_t n, int batch) {
-    size_t k = 1, real = s[0].len, min_k = batch < 16 ? (size_t)batch : 16;
-    while (k < n && k < (size_t)batch &&
-           (k < min_k || 8 * (k + 1) * s[k].len <= 9 * (real + s[k].len)))
-        real += s[k++].len;
-    return (int)k;
-}
-
 seqlm_status seqlm_tagger_predict(seqlm_tagger *m, const seqlm_tag_corpus *c, int batch,
                                   int32_t *pred, seqlm_error *err) {
     seqlm_tag_map *map = seqlm_tag_map_create(m, c);
     seqlm_tag_batch *b = seqlm_tag_batch_create();
     len_idx *order = malloc((c->n_sent ? c->n_sent : 1) * sizeof *order);
+    size_t *lens = malloc((c->n_sent ? c->n_sent : 1) * sizeof *lens);
     size_t *idx = malloc((size_t)batch * sizeof *idx);
     int32_t *best = NULL;
     seqlm_status st = SEQLM_OK;
@@ -639,7 +628,7 @@ seqlm_status seqlm_tagger_predict(seqlm_tagger *m, const seqlm_tag_corpus *c, in
     /* the scratch for the longest batch at once: batches come shortest first, and growing it
      * batch by batch cost more in page faults than the forward passes of short sentences */
     size_t bmax = c->n_sent < (size_t)batch ? c->n_sent : (size_t)batch;
-    if (!map || !b || !order || !idx || !best ||
+    if (!map || !b || !order || !lens || !idx || !best ||
         (maxlen && bmax && ensure(m, (int)maxlen, (int)bmax))) {
         st = seqlm_error_set(err, SEQLM_ERR_NOMEM, "out of memory");
         goto done;
@@ -649,8 +638,9 @@ seqlm_status seqlm_tagger_predict(seqlm_tagger *m, const seqlm_tag_corpus *c, in
         order[s].idx = s;
     }
     qsort(order, c->n_sent, sizeof *order, cmp_len_idx);
+    for (size_t s = 0; s < c->n_sent; s++) lens[s] = order[s].len;
     for (size_t s0 = 0; s0 < c->n_sent;) {
-        int n = batch_size(order + s0, c->n_sent - s0, batch);
+        int n = (int)length_batch(lens + s0, c->n_sent - s0, (size_t)batch);
         for (int i = 0; i < n; i++) idx[i] = order[s0 + i].idx;
         s0 += (size_t)n;
         if (seqlm_tag_batch_fill(b, m, map, idx, n)) {
@@ -667,6 +657,7 @@ seqlm_status seqlm_tagger_predict(seqlm_tagger *m, const seqlm_tag_corpus *c, in
 done:
     free(best);
     free(idx);
+    free(lens);
     free(order);
     seqlm_tag_batch_free(b);
     seqlm_tag_map_free(map);
