@@ -13,21 +13,6 @@ cli_require python3 cmp
 TINY=$(cd "$(dirname "$0")" && pwd)/data/classify_tiny.tsv
 cli_tmpdir cli-classify
 
-# expect_error NAME WANT_RC NEEDLE... : the last command failed with WANT_RC and one error line
-# mentioning every needle.
-expect_error() {
-    local name=$1 want=$2
-    shift 2
-    local msg problems=""
-    msg=$(grep '^seqlm: error: ' "$T/stderr")
-    [ "$rc" -eq "$want" ] || problems="exit status $rc, expected $want"
-    [ "$(grep -c '^seqlm: error: ' "$T/stderr")" -eq 1 ] || problems="$problems; not one error line"
-    for needle in "$@"; do
-        case $msg in *"$needle"*) ;; *) problems="$problems; no '$needle' in: $msg" ;; esac
-    done
-    if [ -z "$problems" ]; then pass "$name"; else fail "$name" "$problems"; fi
-}
-
 TRAIN=(--epochs 4 --hidden 8 --embedding 8 --batch 4 --min-count 1 --threads 1 --seed 3 -q)
 
 # --- train, eval, predict, reproducibly -----------------------------------------------------

@@ -108,6 +108,21 @@ runq() {
     return $rc
 }
 
+# expect_error NAME WANT_RC NEEDLE... : the last command failed with WANT_RC and one error line
+# mentioning every needle. (Some scripts define their own, with other checks.)
+expect_error() {
+    local name=$1 want=$2
+    shift 2
+    local msg problems=""
+    msg=$(grep '^seqlm: error: ' "$T/stderr")
+    [ "$rc" -eq "$want" ] || problems="exit status $rc, expected $want"
+    [ "$(grep -c '^seqlm: error: ' "$T/stderr")" -eq 1 ] || problems="$problems; not one error line"
+    for needle in "$@"; do
+        case $msg in *"$needle"*) ;; *) problems="$problems; no '$needle' in: $msg" ;; esac
+    done
+    if [ -z "$problems" ]; then pass "$name"; else fail "$name" "$problems"; fi
+}
+
 # json_field FILE KEY: one field of the JSON object in FILE (empty if missing or not JSON).
 json_field() {
     python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1" "$2" \
