@@ -30,15 +30,6 @@ static float *randn(size_t n, float scale, seqlm_rng *rng) {
     return v;
 }
 
-static double max_rel_diff(const float *a, const float *ref, size_t n) {
-    double worst = 0;
-    for (size_t i = 0; i < n; i++) {
-        double d = fabs((double)a[i] - ref[i]) / fmax(1.0, fabs(ref[i]));
-        if (d > worst || d != d) worst = d != d ? INFINITY : d;
-    }
-    return worst;
-}
-
 static seqlm_vocab *vocab_of_size(int V) {
     seqlm_vocab *v = seqlm_vocab_create();
     assert_non_null(v);

@@ -33,16 +33,6 @@ static float *zeros(size_t n) {
     return v;
 }
 
-/* max |a - ref| / max(1, |ref|) */
-static double max_rel_diff(const float *a, const float *ref, size_t n) {
-    double worst = 0;
-    for (size_t i = 0; i < n; i++) {
-        double d = fabs((double)a[i] - ref[i]) / fmax(1.0, fabs(ref[i]));
-        if (d > worst || d != d) worst = d != d ? INFINITY : d;
-    }
-    return worst;
-}
-
 /* ---- matmul against the naive reference -------------------------------------------------- */
 
 static void test_matmul_naive(void **state) {

@@ -2,6 +2,7 @@
 #define _XOPEN_SOURCE 700 /* nftw */
 #include "testutil.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,4 +84,13 @@ const char *write_tmp(const char *name, const void *data, size_t len) {
 
 const char *write_tmp_str(const char *name, const char *text) {
     return write_tmp(name, text, strlen(text));
+}
+
+double max_rel_diff(const float *a, const float *ref, size_t n) {
+    double worst = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)a[i] - ref[i]) / fmax(1.0, fabs(ref[i]));
+        if (d > worst || d != d) worst = d != d ? INFINITY : d;
+    }
+    return worst;
 }

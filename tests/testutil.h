@@ -21,5 +21,7 @@ const char *tmp_path(const char *name);
 /* Writes len bytes to a file in the temporary directory and returns its path. */
 const char *write_tmp(const char *name, const void *data, size_t len);
 const char *write_tmp_str(const char *name, const char *text);
+/* max_i |a_i - ref_i| / max(1, |ref_i|); infinity if any a_i or ref_i is NaN. */
+double max_rel_diff(const float *a, const float *ref, size_t n);
 
 #endif

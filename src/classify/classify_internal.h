@@ -54,20 +54,13 @@ typedef struct {
     charword_types *types; /* the types' char ids; its stamps are the batch's scratch */
 } classify_words;
 
-/* One batch of any model: words (NULL without character features) as above, eids as for
- * classify_batch_any. NaN when out of memory (err set). */
+/* One batch of any model: words (NULL without character features) as above; with ELMo, eids
+ * (T, B) are the ELMo ids of the batch (laid out as ids) and the mix of the biLM's layers is the
+ * extra block (its gradients accumulated with backward). NaN when out of memory (err set). */
 double classify_batch_full(seqlm_classifier *m, seqlm_classify_work *w, const int32_t *ids,
                            const classify_words *words, const int32_t *eids, const int32_t *lengths,
                            int T, int B, const int32_t *targets, int training, int backward,
                            seqlm_rng *rng, float *logits, seqlm_error *err);
-
-/* One batch of a model without character features: with ELMo, eids (T, B) are the ELMo ids of the
- * batch (laid out as ids) and the mix of the biLM's layers is the extra block (its gradients
- * accumulated with backward); without, seqlm_classify_batch. NaN when out of memory (err set). */
-double classify_batch_any(seqlm_classifier *m, seqlm_classify_work *w, const int32_t *ids,
-                          const int32_t *eids, const int32_t *lengths, int T, int B,
-                          const int32_t *targets, int training, int backward, seqlm_rng *rng,
-                          float *logits, seqlm_error *err);
 
 /* Tokenises text as the model does (cfg->unit, cfg->lower); scratch is grown as needed. Returns
  * the token count or -1 when out of memory. */

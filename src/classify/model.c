@@ -722,14 +722,6 @@ double classify_batch_full(seqlm_classifier *m, seqlm_classify_work *w, const in
     return loss;
 }
 
-double classify_batch_any(seqlm_classifier *m, seqlm_classify_work *w, const int32_t *ids,
-                          const int32_t *eids, const int32_t *lengths, int T, int B,
-                          const int32_t *targets, int training, int backward, seqlm_rng *rng,
-                          float *logits, seqlm_error *err) {
-    return classify_batch_full(m, w, ids, NULL, eids, lengths, T, B, targets, training, backward,
-                               rng, logits, err);
-}
-
 double seqlm_classify_batch(seqlm_classifier *m, seqlm_classify_work *w, const int32_t *ids,
                             const int32_t *lengths, int T, int B, const int32_t *targets,
                             int training, int backward, seqlm_rng *rng, float *logits) {
