@@ -92,6 +92,10 @@ echo "## evaluation and generation (LSTM 2x200 on Brown, the model from the run 
 echo
 /usr/bin/time -f "%e" -o "$WORK/eval.time" "$SEQLM" eval --json --threads "$THREADS" \
     -m "$WORK/lstm-200.safetensors" "$DATA/brown/brown.valid.txt" >"$WORK/eval.json"
+# the same in bf16 (seqlm eval --precision bf16), where the CPU has AVX512_BF16
+/usr/bin/time -f "%e" -o "$WORK/eval16.time" "$SEQLM" eval --json --threads "$THREADS" --precision bf16 \
+    -m "$WORK/lstm-200.safetensors" "$DATA/brown/brown.valid.txt" >"$WORK/eval16.json" 2>/dev/null ||
+    echo "-" >"$WORK/eval16.time"
 "$SEQLM" sample -m "$WORK/lstm-200.safetensors" --threads "$THREADS" --count 200 --seed 1 >"$WORK/sample.txt"
 /usr/bin/time -f "%e" -o "$WORK/sample.time" "$SEQLM" sample --threads "$THREADS" \
     -m "$WORK/lstm-200.safetensors" --count 200 --seed 1 >/dev/null
@@ -104,15 +108,21 @@ if [ $have_torch = 1 ]; then
         --level word --model LSTM --nlayers 2 --nhid 200 --emsize 200 --generate 2000 >"$WORK/gen.torch" 2>&1 &&
         t_gen=$(sed -n 's/.*generate: .* = \([0-9]*\) tok\/s.*/\1/p' "$WORK/gen.torch")
 fi
-/usr/bin/python3 - "$WORK/eval.json" "$WORK/eval.time" "$WORK/sample.txt" "$WORK/sample.time" "${t_eval:--}" "${t_gen:--}" <<'PY'
+/usr/bin/python3 - "$WORK/eval.json" "$WORK/eval.time" "$WORK/eval16.json" "$WORK/eval16.time" "$WORK/sample.txt" "$WORK/sample.time" "${t_eval:--}" "${t_gen:--}" <<'PY'
 import json, sys
 ev = json.load(open(sys.argv[1])); et = float(open(sys.argv[2]).read().split()[-1])
-words = sum(len(l.split()) + 1 for l in open(sys.argv[3]))  # each sentence's words and its </s>
-st = float(open(sys.argv[4]).read().split()[-1]); te, tg = sys.argv[5], sys.argv[6]
+t16 = open(sys.argv[4]).read().split()[-1]
+words = sum(len(l.split()) + 1 for l in open(sys.argv[5]))  # each sentence's words and its </s>
+st = float(open(sys.argv[6]).read().split()[-1]); te, tg = sys.argv[7], sys.argv[8]
 print("| task | seqlm tokens/s | PyTorch tokens/s | ratio |")
 print("|---|---|---|---|")
 e = ev["tokens"] / et
 print("| perplexity of Brown valid (%d tokens, end to end) | %.0f | %s | %s |" % (ev["tokens"], e, te, "%.2fx" % (e / float(te)) if te != "-" else "-"))
+if t16 != "-":
+    ev16 = json.load(open(sys.argv[3])); e16 = ev16["tokens"] / float(t16)
+    print("| the same with --precision bf16 (perplexity %.3f, fp32 %.3f) | %.0f | %s | %s |" % (ev16["perplexity"], ev["perplexity"], e16, te, "%.2fx" % (e16 / float(te)) if te != "-" else "-"))
+else:
+    print("| the same with --precision bf16 | - (no AVX512_BF16) | %s | - |" % te)
 g = words / st
 print("| sampling one token at a time (%d tokens, end to end) | %.0f | %s | %s |" % (words, g, tg, "%.2fx" % (g / float(tg)) if tg != "-" else "-"))
 PY

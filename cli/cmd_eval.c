@@ -36,6 +36,10 @@ static const char help[] =
     "      --tune VALID     choose w maximising the likelihood of VALID.txt (golden-section\n"
     "                       search on [0, 1]; the weight is printed)\n"
     "      --threads N      threads for the neural model (default: all cores)\n"
+    "      --precision P    recurrent models: fp32 (default) or bf16, which rounds the output\n"
+    "                       layer's inputs and weights to bfloat16 and sums in fp32 (CPUs with\n"
+    "                       AVX512_BF16): about 1.4x as fast; log-probabilities move by 0.003\n"
+    "                       nats on average, perplexity by about 0.005% (docs/eval.md)\n"
     "\n"
     "Output (plain): KEY<TAB>VALUE lines perplexity, tokens, nll (nats), bpc (nll / tokens /\n"
     "ln 2: bits per character for char and byte models), oov, and weight when mixing.\n"
@@ -184,21 +188,18 @@ static void print_result(int json, double nll, uint64_t tokens, uint64_t oov, do
  */
 
 int cmd_eval(int argc, char **argv) {
-    static const struct option opts[] = {{"model", required_argument, 0, 'm'},
-                                         {"json", no_argument, 0, 'j'},
-                                         {"per-token", no_argument, 0, 'T'},
-                                         {"batch", required_argument, 0, 'b'},
-                                         {"bptt", required_argument, 0, 'p'},
-                                         {"mix", required_argument, 0, 'x'},
-                                         {"weight", required_argument, 0, 'w'},
-                                         {"tune", required_argument, 0, 'u'},
-                                         {"threads", required_argument, 0, 't'},
-                                         {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
+    static const struct option opts[] = {
+        {"model", required_argument, 0, 'm'},   {"json", no_argument, 0, 'j'},
+        {"per-token", no_argument, 0, 'T'},     {"batch", required_argument, 0, 'b'},
+        {"bptt", required_argument, 0, 'p'},    {"mix", required_argument, 0, 'x'},
+        {"weight", required_argument, 0, 'w'},  {"tune", required_argument, 0, 'u'},
+        {"threads", required_argument, 0, 't'}, {"precision", required_argument, 0, 'P'},
+        {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
     const char *cmd = "eval", *model = NULL, *mix = NULL, *tune = NULL;
     int json = 0, per_token = 0, batch_given = 0, c;
     long long batch = 10, bptt = 35, threads = -1;
     double weight = -1.0;
+    seqlm_precision prec = SEQLM_PRECISION_FP32;
     while ((c = cli_getopt(argc, argv, ":m:b:w:h", opts, cmd)) != -1) {
         switch (c) {
         case 'm':
@@ -236,6 +237,14 @@ int cmd_eval(int argc, char **argv) {
                 return cli_usage(cmd, "--threads must be an integer from 1 to 4096, not '%s'",
                                  optarg);
             break;
+        case 'P':
+            if (strcmp(optarg, "fp32") == 0)
+                prec = SEQLM_PRECISION_FP32;
+            else if (strcmp(optarg, "bf16") == 0)
+                prec = SEQLM_PRECISION_BF16;
+            else
+                return cli_usage(cmd, "--precision must be fp32 or bf16, not '%s'", optarg);
+            break;
         case 'h':
             fputs(help, stdout);
             return 0;
@@ -262,6 +271,8 @@ int cmd_eval(int argc, char **argv) {
     if (kind < 0) return cli_fail("%s: cannot open the model: %s", model, strerror(errno));
     seqlm_error err;
     if (kind == 0) { /* an n-gram model */
+        if (prec != SEQLM_PRECISION_FP32)
+            return cli_usage(cmd, "--precision is for neural models; %s is an n-gram model", model);
         if (mix)
             return cli_usage(cmd,
                              "--mix interpolates a neural MODEL with an n-gram model; %s is "
@@ -282,6 +293,10 @@ int cmd_eval(int argc, char **argv) {
 
     seqlm_lm *lm = seqlm_lm_load(model, NULL, &err);
     if (!lm) return cli_fail_err(&err);
+    if (seqlm_lm_set_eval_precision(lm, prec, &err) != SEQLM_OK) {
+        seqlm_lm_free(lm);
+        return cli_fail("--precision bf16: %s", err.msg);
+    }
     int rc = 0;
     if (!mix) {
         scores s = {0};

@@ -101,6 +101,21 @@ assert abs(d["bpc"] - d["nll"] / d["tokens"] / math.log(2)) < 1e-5
 EOF
 check "--json keys and their relations" $? "$(cat nn.json)"
 
+# --precision bf16: close to fp32 where the CPU has AVX512_BF16, refused (exit 1) elsewhere
+runq nn10.json "$SEQLM" eval -m "$LSTM" --json "$TEXT"
+if grep -q avx512_bf16 /proc/cpuinfo 2>/dev/null; then
+    runq bf.json "$SEQLM" eval -m "$LSTM" --precision bf16 --json "$TEXT" &&
+        close "$(get bf.json nll)" "$(get nn10.json nll)" 1e-2 &&
+        [ "$(get bf.json nll)" != "$(get nn10.json nll)" ]
+    check "--precision bf16: nll $(get bf.json nll) within 1% of fp32's $(get nn10.json nll)" $?
+else
+    expect_error "--precision bf16 without AVX512_BF16: exit 1" 1 AVX512_BF16 -- \
+        "$SEQLM" eval -m "$LSTM" --precision bf16 "$TEXT"
+fi
+runq fp.json "$SEQLM" eval -m "$LSTM" --precision fp32 --json "$TEXT" &&
+    [ "$(get fp.json nll)" = "$(get nn10.json nll)" ]
+check "--precision fp32 is the default" $?
+
 runq tok.txt "$SEQLM" eval -m "$LSTM" --per-token --bptt 4 --json "$TEXT"
 python3 - tok.txt <<'EOF'
 import json, sys
@@ -193,6 +208,9 @@ expect_error "--batch 0: exit 2" 2 batch -- "$SEQLM" eval -m "$LSTM" --batch 0 "
 expect_error "--weight 2: exit 2" 2 weight -- "$SEQLM" eval -m "$LSTM" --mix kn3.arpa --weight 2 "$TEXT"
 expect_error "--mix without --weight or --tune: exit 2" 2 tune -- "$SEQLM" eval -m "$LSTM" --mix kn3.arpa "$TEXT"
 expect_error "--weight without --mix: exit 2" 2 mix -- "$SEQLM" eval -m "$LSTM" --weight 0.5 "$TEXT"
+expect_error "--precision fp16: exit 2" 2 "fp32 or bf16" -- "$SEQLM" eval -m "$LSTM" --precision fp16 "$TEXT"
+expect_error "--precision with an n-gram model: exit 2" 2 "neural models" -- \
+    "$SEQLM" eval -m kn3.arpa --precision bf16 "$TEXT"
 expect_error "--per-token with --batch 3: exit 2" 2 batch -- "$SEQLM" eval -m "$LSTM" --per-token --batch 3 "$TEXT"
 expect_error "invalid UTF-8 in the text: exit 1 naming file and line" 1 "bad.txt: line 1" -- \
     "$SEQLM" eval -m "$LSTM" bad.txt

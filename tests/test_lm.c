@@ -492,6 +492,24 @@ static void golden_eval(const char *file) {
         assert_int_equal(seqlm_lm_eval(m, text, B, 1, NULL, NULL, &r2, &err), SEQLM_OK);
         assert_true(rel(r2.nll, r.nll) < 1e-6);
     }
+    /* the same bits with 1 and 2 threads; bf16 (where the CPU has it) close to fp32 */
+    seqlm_lm_eval_result r1, r2, r16;
+    seqlm_set_threads(1);
+    assert_int_equal(seqlm_lm_eval(m, text, 3, 4, NULL, NULL, &r1, &err), SEQLM_OK);
+    seqlm_set_threads(2);
+    assert_int_equal(seqlm_lm_eval(m, text, 3, 4, NULL, NULL, &r2, &err), SEQLM_OK);
+    assert_true(r1.nll == r2.nll);
+    if (seqlm_precision_supported(SEQLM_PRECISION_BF16)) {
+        assert_int_equal(seqlm_lm_set_eval_precision(m, SEQLM_PRECISION_BF16, &err), SEQLM_OK);
+        assert_int_equal(seqlm_lm_eval(m, text, 3, 4, NULL, NULL, &r16, &err), SEQLM_OK);
+        printf("%s bf16: nll %.6f (fp32 %.6f)\n", file, r16.nll, r1.nll);
+        assert_true(r16.nll != r1.nll && rel(r16.nll, r1.nll) < 1e-2);
+        assert_int_equal(seqlm_lm_set_eval_precision(m, SEQLM_PRECISION_FP32, &err), SEQLM_OK);
+    } else {
+        printf("SKIP: bf16 evaluation (this CPU has no AVX512_BF16)\n");
+        assert_int_equal(seqlm_lm_set_eval_precision(m, SEQLM_PRECISION_BF16, &err),
+                         SEQLM_ERR_ARG);
+    }
     /* any batch predicts every target once */
     for (int B = 2; B <= 40; B += 7) {
         seqlm_lm_eval_result r;
@@ -521,6 +539,8 @@ static void test_eval_window_and_errors(void **state) {
     assert_int_equal(r.oov, 1);
     assert_string_equal(t.first, "w0");
     assert_true(rel(-t.sum, r.nll) < 1e-9);
+    assert_int_equal(seqlm_lm_set_eval_precision(m, SEQLM_PRECISION_BF16, &err), SEQLM_ERR_ARG);
+    assert_non_null(strstr(err.msg, "window"));
     assert_int_equal(seqlm_lm_eval(m, write_tmp_str("empty.txt", ""), 1, 35, NULL, NULL, &r, &err),
                      SEQLM_ERR_DATA);
     assert_non_null(strstr(err.msg, "empty"));

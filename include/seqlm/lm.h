@@ -161,6 +161,13 @@ seqlm_status seqlm_lm_eval(seqlm_lm *m, const char *path, int batch, int bptt,
                            seqlm_lm_token_fn on_token, void *ctx, seqlm_lm_eval_result *res,
                            seqlm_error *err);
 
+/* The arithmetic of seqlm_lm_eval's output layer (the bulk of its work) for the recurrent
+ * archs: SEQLM_PRECISION_FP32 (the default) or SEQLM_PRECISION_BF16 (seqlm/kernels.h: that
+ * layer twice as fast where the CPU has AVX512_BF16, log-probabilities within a few
+ * thousandths of a nat).
+ * SEQLM_ERR_ARG when this CPU cannot, or for bf16 with the window model. */
+seqlm_status seqlm_lm_set_eval_precision(seqlm_lm *m, seqlm_precision prec, seqlm_error *err);
+
 /* ---- training -------------------------------------------------------------------------------- */
 
 /* Training diagnostics of an interval (defined in seqlm/diag.h). */

@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "seqlm/error.h"
+#include "seqlm/kernels.h"
 #include "seqlm/params.h"
 #include "seqlm/rng.h"
 
@@ -192,6 +193,23 @@ void seqlm_rnn_stack_reset(const seqlm_rnn_stack *s, seqlm_params *p, seqlm_rng 
 seqlm_stack_cache *seqlm_stack_cache_create(const seqlm_rnn_stack *s, int T_max, int B_max);
 void seqlm_stack_cache_free(seqlm_stack_cache *c);
 size_t seqlm_stack_cache_bytes(const seqlm_rnn_stack *s, int T_max, int B_max);
+/* A unidirectional stack's recurrent weights packed once for evaluation by seqlm_threads()
+ * threads (src/nn/rnn_pack.c): each thread owns a range of hidden units with all their gate
+ * rows, so a step is one product and one cell per thread and one barrier. Copies the weights
+ * (G*H*H floats a layer) and does not follow later changes; keeps pointers to s and p. Scratch
+ * for T_max steps of B_max rows. NULL when the CPU lacks AVX-512 or the stack is bidirectional
+ * (use seqlm_rnn_stack_forward), or out of memory. Free with seqlm_stack_pack_free. */
+typedef struct seqlm_stack_pack seqlm_stack_pack;
+seqlm_stack_pack *seqlm_stack_pack_create(const seqlm_rnn_stack *s, const seqlm_params *p,
+                                          int T_max, int B_max);
+void seqlm_stack_pack_free(seqlm_stack_pack *k);
+/* seqlm_rnn_stack_forward for evaluation (no dropout, no cache, every row live): x (T, B, I) ->
+ * y (T, B, H); the state h (L, B, H) and, for LSTM, c (L, B, H) are read and updated in place.
+ * A row's result depends only on that row and not on the thread count; it agrees with
+ * seqlm_rnn_stack_forward to rounding. */
+void seqlm_stack_pack_forward(seqlm_stack_pack *k, const float *x, int T, int B, float *h, float *c,
+                              float *y);
+
 /* The cache of layer k = l*D + d (for its trace and gate saturation); owned by the stack cache. */
 seqlm_rnn_cache *seqlm_stack_cache_layer(seqlm_stack_cache *c, int k);
 /* h0, c0, hT, cT: (L*D, B, H) as PyTorch, index l*D + d (NULL = zeros / not wanted);
@@ -234,6 +252,22 @@ double seqlm_output_loss(seqlm_output *o, seqlm_params *p, const float *h, size_
  * be in [0, V) or ignore_index. */
 double seqlm_output_score(const seqlm_output *o, const seqlm_params *p, const float *h, size_t N,
                           const int32_t *targets, int32_t ignore_index, float *lp);
+/* The output layer's weights copied once into the layout of a register kernel that makes each
+ * row's log-sum-exp as its logits are summed (src/nn/output_pack.c): seqlm_output_score at up to
+ * the machine's fp32 rate (or twice that in bf16), for evaluating many rows with weights that do
+ * not change. The pack copies the weights when it is made (fp32: V*H*4 bytes, bf16: half) and
+ * does not follow later changes; it keeps pointers to o and p (used without AVX-512, where fp32
+ * scores through seqlm_output_score). Returns NULL when out of memory or when
+ * !seqlm_precision_supported(prec). Free with seqlm_output_pack_free (NULL is a no-op). */
+typedef struct seqlm_output_pack seqlm_output_pack;
+seqlm_output_pack *seqlm_output_pack_create(const seqlm_output *o, const seqlm_params *p,
+                                            seqlm_precision prec);
+void seqlm_output_pack_free(seqlm_output_pack *k);
+/* As seqlm_output_score (the same contract, NaN also for a target outside [0, V)); a row's
+ * result depends only on that row, not on N or the thread count. fp32 results agree with
+ * seqlm_output_score to rounding (the products are summed in another order). */
+double seqlm_output_pack_score(const seqlm_output_pack *k, const float *h, size_t N,
+                               const int32_t *targets, int32_t ignore_index, float *lp);
 /* log p(w | h) for every word: out (N, V). */
 void seqlm_output_logprobs(seqlm_output *o, const seqlm_params *p, const float *h, size_t N,
                            float *out);

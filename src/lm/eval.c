@@ -94,6 +94,8 @@ seqlm_status seqlm_lm_eval(seqlm_lm *m, const char *path, int batch, int bptt,
     if (T < Tmin) T = Tmin;
     if (T > S) T = S;
     seqlm_lm_work *w = seqlm_lm_work_create(m, (int)T, (int)B, err);
+    seqlm_output_pack *pack = NULL; /* the decoder packed once for the whole file */
+    seqlm_stack_pack *spack = NULL; /* the recurrent weights likewise (NULL: BLAS steps) */
     int32_t *x = malloc(T * B * sizeof *x);
     int32_t *y = malloc(T * B * sizeof *y);
     float *out = malloc(T * B * sizeof *out);
@@ -105,6 +107,12 @@ seqlm_status seqlm_lm_eval(seqlm_lm *m, const char *path, int batch, int bptt,
             st = err ? err->status : SEQLM_ERR_NOMEM;
         goto done;
     }
+    if (seqlm_lm_is_recurrent(m->cfg.arch) &&
+        !(pack = seqlm_output_pack_create(&m->dec, m->p, m->eval_precision))) {
+        st = seqlm_error_set(err, SEQLM_ERR_NOMEM, "%s: out of memory", path);
+        goto done;
+    }
+    if (pack) spack = seqlm_stack_pack_create(&m->rnn, m->p, (int)T, (int)B);
     /* The stream with its leading </s>: id(k) = k == 0 ? </s> : s.ids[k - 1]; target k (0-based)
      * is id(k + 1), predicted from input id(k). */
     double nll = 0.0;
@@ -120,7 +128,8 @@ seqlm_status seqlm_lm_eval(seqlm_lm *m, const char *path, int batch, int bptt,
                 x[j] = k < n ? (k ? s.ids[k - 1] : (int32_t)SEQLM_EOS) : (int32_t)SEQLM_EOS;
                 y[j] = k < n ? s.ids[k] : -100;
             }
-        double part = seqlm_lm_score(m, w, x, y, (int)Tw, out);
+        double part = pack ? lm_score_packed(m, w, spack, pack, x, y, (int)Tw, out)
+                           : seqlm_lm_score(m, w, x, y, (int)Tw, out);
         if (part != part) {
             st = seqlm_error_set(err, SEQLM_ERR_NOMEM, "%s: out of memory", path);
             goto done;
@@ -146,6 +155,8 @@ seqlm_status seqlm_lm_eval(seqlm_lm *m, const char *path, int batch, int bptt,
 done:
     if (res) *res = r;
     seqlm_lm_work_free(w);
+    seqlm_output_pack_free(pack);
+    seqlm_stack_pack_free(spack);
     free(x);
     free(y);
     free(out);

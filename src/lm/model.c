@@ -485,6 +485,35 @@ double seqlm_lm_score(seqlm_lm *m, seqlm_lm_work *w, const int32_t *x, const int
     return nll;
 }
 
+double lm_score_packed(seqlm_lm *m, seqlm_lm_work *w, seqlm_stack_pack *sk,
+                       const seqlm_output_pack *k, const int32_t *x, const int32_t *y, int T,
+                       float *lp) {
+    SEQLM_ASSERT(w->m == m && T >= 1 && T <= w->T_max && seqlm_lm_is_recurrent(m->cfg.arch));
+    size_t N = (size_t)T * w->B;
+    check_ids(m, x, N, 0);
+    check_ids(m, y, N, 1);
+    if (sk) {
+        seqlm_embedding_forward(&m->enc, m->p, x, N, w->emb);
+        seqlm_stack_pack_forward(sk, w->emb, T, w->B, w->h, w->c, w->y);
+    } else {
+        recurrent_forward(m, w, x, T, 0, NULL);
+    }
+    return seqlm_output_pack_score(k, w->y, N, y, -100, lp);
+}
+
+seqlm_status seqlm_lm_set_eval_precision(seqlm_lm *m, seqlm_precision prec, seqlm_error *err) {
+    if (prec != SEQLM_PRECISION_FP32 && prec != SEQLM_PRECISION_BF16)
+        return seqlm_error_set(err, SEQLM_ERR_ARG, "unknown precision %d", (int)prec);
+    if (prec == SEQLM_PRECISION_BF16 && !seqlm_lm_is_recurrent(m->cfg.arch))
+        return seqlm_error_set(err, SEQLM_ERR_ARG,
+                               "bf16 evaluation is for the recurrent archs, not the window model");
+    if (!seqlm_precision_supported(prec))
+        return seqlm_error_set(err, SEQLM_ERR_ARG,
+                               "bf16 needs a CPU with AVX512_BF16 (this one has not)");
+    m->eval_precision = prec;
+    return SEQLM_OK;
+}
+
 /* ---- model files ---------------------------------------------------------------------------- */
 
 /* The config as a JSON object: {"arch": "lstm", "layers": 2, "hidden": 200, "embedding": 200,

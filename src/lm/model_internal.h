@@ -23,7 +23,14 @@ struct seqlm_lm {
     seqlm_output dec;    /* "decoder" (V, H), tied to encoder.weight with tie_weights */
     /* window arch */
     seqlm_window win;
+    seqlm_precision eval_precision; /* seqlm_lm_eval's output layer (seqlm_lm_set_eval_precision) */
 };
+
+/* seqlm_lm_score with the output layer through a pack of m's decoder and, when sk is not NULL,
+ * the stack through a pack of its recurrent weights (recurrent archs only; evaluation). */
+double lm_score_packed(seqlm_lm *m, seqlm_lm_work *w, seqlm_stack_pack *sk,
+                       const seqlm_output_pack *k, const int32_t *x, const int32_t *y, int T,
+                       float *lp);
 
 struct seqlm_lm_work {
     seqlm_lm *m;

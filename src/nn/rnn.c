@@ -238,6 +238,24 @@ void rnn_cell_backward(int relu, int B, int H, int t, const int32_t *lengths, co
 
 /* ---- the driver ------------------------------------------------------------------------------ */
 
+void rnn_input_gates(const seqlm_rnn *l, const seqlm_params *p, const float *x, size_t N,
+                     float *a) {
+    const int I = l->I, GH = l->G * l->H;
+    const float *W_ih = seqlm_params_value(p, l->w_ih);
+    const float *b_ih = seqlm_params_value(p, l->b_ih), *b_hh = seqlm_params_value(p, l->b_hh);
+    seqlm_matmul(0, 1, (int)N, GH, I, 1.0f, x, I, W_ih, I, 0.0f, a, GH);
+    for (size_t n = 0; n < N; n++) {
+        float *an = a + n * GH;
+        if (l->cell == SEQLM_CELL_GRU) {
+#pragma omp simd
+            for (int j = 0; j < GH; j++) an[j] += b_ih[j];
+        } else {
+#pragma omp simd
+            for (int j = 0; j < GH; j++) an[j] += b_ih[j] + b_hh[j];
+        }
+    }
+}
+
 void rnn_forward_strided(const seqlm_rnn *l, const seqlm_params *p, seqlm_rnn_cache *c,
                          const float *x, int T, int B, const int32_t *lengths, int reverse,
                          const float *h0, const float *c0, float *y, int ldy, float *hT,
@@ -245,10 +263,9 @@ void rnn_forward_strided(const seqlm_rnn *l, const seqlm_params *p, seqlm_rnn_ca
     SEQLM_ASSERT(c && c->cell == l->cell && c->I == l->I && c->H == l->H);
     SEQLM_ASSERT(T >= 0 && T <= c->T_max && B >= 1 && B <= c->B_max && ldy >= l->H);
     const int I = l->I, H = l->H, GH = l->G * l->H;
-    const int lstm = l->cell == SEQLM_CELL_LSTM, gru = l->cell == SEQLM_CELL_GRU;
+    const int lstm = l->cell == SEQLM_CELL_LSTM;
     const size_t N = (size_t)T * B, BH = (size_t)B * H;
-    const float *W_ih = seqlm_params_value(p, l->w_ih), *W_hh = seqlm_params_value(p, l->w_hh);
-    const float *b_ih = seqlm_params_value(p, l->b_ih), *b_hh = seqlm_params_value(p, l->b_hh);
+    const float *W_hh = seqlm_params_value(p, l->w_hh), *b_hh = seqlm_params_value(p, l->b_hh);
     c->T = T;
     c->B = B;
     c->reverse = reverse;
@@ -272,19 +289,8 @@ void rnn_forward_strided(const seqlm_rnn *l, const seqlm_params *p, seqlm_rnn_ca
     }
 
     if (T) {
-        /* A = X W_ih^T + b_ih, plus b_hh where it simply adds (not GRU's n gate) */
         memcpy(c->x, x, N * I * sizeof *c->x);
-        seqlm_matmul(0, 1, (int)N, GH, I, 1.0f, c->x, I, W_ih, I, 0.0f, c->gates, GH);
-        for (size_t n = 0; n < N; n++) {
-            float *a = c->gates + n * GH;
-            if (gru) {
-#pragma omp simd
-                for (int j = 0; j < GH; j++) a[j] += b_ih[j];
-            } else {
-#pragma omp simd
-                for (int j = 0; j < GH; j++) a[j] += b_ih[j] + b_hh[j];
-            }
-        }
+        rnn_input_gates(l, p, c->x, N, c->gates);
     }
 
     for (int s = 0; s < T; s++) {

@@ -35,6 +35,10 @@
  * below it the fork/join costs more than the arithmetic. */
 #define RNN_OMP_MIN_WORK 16384
 
+/* The input part of every step at once: a (N, G*H) = x (N, I) W_ih^T + b_ih, plus b_hh where
+ * it simply adds (not in GRU, whose n gate multiplies the hidden part and its bias by r). */
+void rnn_input_gates(const seqlm_rnn *l, const seqlm_params *p, const float *x, size_t N, float *a);
+
 struct seqlm_rnn_cache {
     seqlm_cell cell;
     int I, H, G, T_max, B_max;
