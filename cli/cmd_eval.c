@@ -38,7 +38,7 @@ static const char help[] =
     "      --threads N      threads for the neural model (default: all cores)\n"
     "      --precision P    recurrent models: fp32 (default) or bf16, which rounds the output\n"
     "                       layer's inputs and weights to bfloat16 and sums in fp32 (CPUs with\n"
-    "                       AVX512_BF16): about 1.4x as fast; log-probabilities move by 0.003\n"
+    "                       AVX512_BF16): about 1.6x as fast; log-probabilities move by 0.003\n"
     "                       nats on average, perplexity by about 0.005% (docs/eval.md)\n"
     "\n"
     "Output (plain): KEY<TAB>VALUE lines perplexity, tokens, nll (nats), bpc (nll / tokens /\n"
