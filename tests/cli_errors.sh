@@ -18,76 +18,8 @@ cli_tmpdir cli-errors
 
 # --- helpers -------------------------------------------------------------------------------
 
-# error_problem WANT_RC [NEEDLE...]: prints what is wrong with the last command's failure
-# (nothing if it met the contract): exit status, one "seqlm: error:" line, the needles in it.
-error_problem() {
-    local want=$1
-    shift
-    if [ "$rc" -ne "$want" ]; then
-        echo "exit status $rc, expected $want"
-        return
-    fi
-    local nerr nother
-    nerr=$(grep -c '^seqlm: error: ' "$T/stderr")
-    nother=$(grep -v -c -e '^seqlm: error: ' -e '^seqlm: warning: ' "$T/stderr")
-    if [ "$nerr" -ne 1 ] || [ "$nother" -ne 0 ]; then
-        echo "stderr should be one 'seqlm: error:' line (plus warnings): $nerr error lines," \
-            "$nother other lines"
-        return
-    fi
-    local msg
-    msg=$(grep '^seqlm: error: ' "$T/stderr")
-    for needle in "$@"; do
-        case $msg in
-        *"$needle"*) ;;
-        *) echo "the message does not mention '$needle'" ;;
-        esac
-    done
-}
-
-# leftover_problem OUT: prints a complaint if OUT or OUT.tmp.* exists.
-leftover_problem() {
-    local out=$1 f
-    if [ -e "$out" ]; then echo "output '$out' was left behind"; fi
-    for f in "$out".tmp.*; do
-        if [ -e "$f" ]; then echo "temporary file '$f' was left behind"; fi
-    done
-}
-
-# expect_error NAME WANT_RC OUT|- [NEEDLE...] -- CMD...: runs CMD and checks the error
-# contract; with OUT, also that no output file was left behind.
-expect_error() {
-    local name=$1 want=$2 out=$3
-    shift 3
-    local needles=()
-    while [ $# -gt 0 ] && [ "$1" != "--" ]; do
-        needles+=("$1")
-        shift
-    done
-    shift
-    rm -f "$T/stdout" "$T/stderr"
-    run "$@"
-    local problems
-    problems=$(
-        error_problem "$want" ${needles[@]+"${needles[@]}"}
-        if [ "$out" != "-" ]; then leftover_problem "$out"; fi
-    )
-    if [ -z "$problems" ]; then
-        pass "$name"
-    else
-        local lines=()
-        while IFS= read -r l; do lines+=("$l"); done <<<"$problems"
-        fail "$name" "${lines[@]}"
-    fi
-}
-
-# expect_ok NAME CMD...: the command succeeds.
-expect_ok() {
-    local name=$1
-    shift
-    run "$@"
-    if [ "$rc" -eq 0 ]; then pass "$name"; else fail "$name" "expected success"; fi
-}
+# The contract: each failing command's stderr is its one error line (and warnings) only.
+CLI_ERROR_ALONE=1
 
 # --- inputs --------------------------------------------------------------------------------
 
@@ -110,105 +42,106 @@ SMALL_FLAGS=(-q --order 3)
 # --- usage and help ------------------------------------------------------------------------
 
 run "$SEQLM"
-if [ "$rc" -eq 2 ]; then pass "seqlm with no arguments: exit 2"; else fail "seqlm with no arguments: exit 2"; fi
-expect_error "seqlm frobnicate: exit 2" 2 - frobnicate -- "$SEQLM" frobnicate
-expect_error "seqlm ngram frobnicate: exit 2" 2 - -- "$SEQLM" ngram frobnicate
+[ "$rc" -eq 2 ]
+check "seqlm with no arguments: exit 2" $?
+expect_error "seqlm frobnicate: exit 2" 2 frobnicate -- "$SEQLM" frobnicate
+expect_error "seqlm ngram frobnicate: exit 2" 2 -- "$SEQLM" ngram frobnicate
 run "$SEQLM" ngram
-if [ "$rc" -eq 2 ]; then pass "seqlm ngram with no command: exit 2"; else fail "seqlm ngram with no command: exit 2"; fi
+[ "$rc" -eq 2 ]
+check "seqlm ngram with no command: exit 2" $?
 
 for cmd in "" "ngram" "ngram train" "ngram eval" "ngram sample" "ngram convert" "vocab"; do
     # shellcheck disable=SC2086 # $cmd is split into the command words on purpose
     run "$SEQLM" $cmd --help
-    if [ "$rc" -eq 0 ] && grep -q '^usage: seqlm' "$T/stdout"; then
-        pass "seqlm${cmd:+ $cmd} --help: exit 0 with a usage line"
-    else
-        fail "seqlm${cmd:+ $cmd} --help: exit 0 with a usage line" "stdout: $(head -c 200 "$T/stdout")"
-    fi
+    [ "$rc" -eq 0 ] && grep -q '^usage: seqlm' "$T/stdout"
+    check "seqlm${cmd:+ $cmd} --help: exit 0 with a usage line" $? \
+        "stdout: $(head -c 200 "$T/stdout")"
 done
 
-expect_error "train --order 0: usage error" 2 out.arpa order -- \
+expect_error --no-output out.arpa "train --order 0: usage error" 2 order -- \
     "$SEQLM" ngram train -q --order 0 -o out.arpa train.txt
-expect_error "train --order 100: usage error" 2 out.arpa order -- \
+expect_error --no-output out.arpa "train --order 100: usage error" 2 order -- \
     "$SEQLM" ngram train -q --order 100 -o out.arpa train.txt
-expect_error "train --order x: usage error" 2 out.arpa order -- \
+expect_error --no-output out.arpa "train --order x: usage error" 2 order -- \
     "$SEQLM" ngram train -q --order x -o out.arpa train.txt
-expect_error "train without -o: usage error" 2 - -- \
+expect_error "train without -o: usage error" 2 -- \
     "$SEQLM" ngram train "${SMALL_FLAGS[@]}" train.txt
-expect_error "train without TRAIN.txt: usage error" 2 out.arpa -- \
+expect_error --no-output out.arpa "train without TRAIN.txt: usage error" 2 -- \
     "$SEQLM" ngram train "${SMALL_FLAGS[@]}" -o out.arpa
-expect_error "train --delta -1: usage error" 2 out.arpa delta -- \
+expect_error --no-output out.arpa "train --delta -1: usage error" 2 delta -- \
     "$SEQLM" ngram train "${SMALL_FLAGS[@]}" --smoothing add --delta -1 -o out.arpa train.txt
-expect_error "train --delta 0: usage error (delta must be > 0)" 2 out.arpa delta -- \
+expect_error --no-output out.arpa "train --delta 0: usage error (delta must be > 0)" 2 delta -- \
     "$SEQLM" ngram train "${SMALL_FLAGS[@]}" --smoothing add --delta 0 -o out.arpa train.txt
-expect_error "train unknown flag --frobnicate: usage error" 2 out.arpa frobnicate -- \
+expect_error --no-output out.arpa "train unknown flag --frobnicate: usage error" 2 frobnicate -- \
     "$SEQLM" ngram train "${SMALL_FLAGS[@]}" --frobnicate -o out.arpa train.txt
-expect_error "train --smoothing foo: usage error" 2 out.arpa foo -- \
+expect_error --no-output out.arpa "train --smoothing foo: usage error" 2 foo -- \
     "$SEQLM" ngram train "${SMALL_FLAGS[@]}" --smoothing foo -o out.arpa train.txt
-expect_error "train --unit foo: usage error" 2 out.arpa foo -- \
+expect_error --no-output out.arpa "train --unit foo: usage error" 2 foo -- \
     "$SEQLM" ngram train "${SMALL_FLAGS[@]}" --unit foo -o out.arpa train.txt
-expect_error "train --order with no value: usage error" 2 - -- \
+expect_error "train --order with no value: usage error" 2 -- \
     "$SEQLM" ngram train -q -o out.arpa train.txt --order
-expect_error "train --prune 1: usage error (unigrams cannot be pruned)" 2 out.arpa -- \
+expect_error --no-output out.arpa "train --prune 1: usage error (unigrams cannot be pruned)" 2 -- \
     "$SEQLM" ngram train "${SMALL_FLAGS[@]}" --prune 1 -o out.arpa train.txt
-expect_error "train --vocab with --min-count: usage error" 2 out.arpa -- \
+expect_error --no-output out.arpa "train --vocab with --min-count: usage error" 2 -- \
     "$SEQLM" ngram train "${SMALL_FLAGS[@]}" --vocab v.txt --min-count 2 -o out.arpa train.txt
-expect_error "eval without -m: usage error" 2 - -- "$SEQLM" ngram eval test.txt
-expect_error "eval --per-sentence with --per-token: usage error" 2 - -- \
+expect_error "eval without -m: usage error" 2 -- "$SEQLM" ngram eval test.txt
+expect_error "eval --per-sentence with --per-token: usage error" 2 -- \
     "$SEQLM" ngram eval -m nonexistent.arpa --per-sentence --per-token test.txt
-expect_error "sample --temperature 0: usage error" 2 - temperature -- \
+expect_error "sample --temperature 0: usage error" 2 temperature -- \
     "$SEQLM" ngram sample -m nonexistent.arpa --temperature 0
-expect_error "sample --count -1: usage error" 2 - count -- \
+expect_error "sample --count -1: usage error" 2 count -- \
     "$SEQLM" ngram sample -m nonexistent.arpa --count -1
-expect_error "convert with one argument: usage error" 2 - -- "$SEQLM" ngram convert train.txt
-expect_error "vocab without -o: usage error" 2 - -- "$SEQLM" vocab train.txt
-expect_error "vocab --min-count 0: usage error" 2 v.txt min-count -- \
+expect_error "convert with one argument: usage error" 2 -- "$SEQLM" ngram convert train.txt
+expect_error "vocab without -o: usage error" 2 -- "$SEQLM" vocab train.txt
+expect_error --no-output v.txt "vocab --min-count 0: usage error" 2 min-count -- \
     "$SEQLM" vocab --min-count 0 -o v.txt train.txt
 
 # --- bad training input --------------------------------------------------------------------
 
 : >empty.txt
-expect_error "train on an empty file: input error" 1 out.arpa empty.txt -- \
+expect_error --no-output out.arpa "train on an empty file: input error" 1 empty.txt -- \
     "$SEQLM" ngram train "${SMALL_FLAGS[@]}" -o out.arpa empty.txt
-expect_error "train on a nonexistent file: input error naming it" 1 out.arpa nonexistent.txt -- \
+expect_error --no-output out.arpa "train on a nonexistent file: input error naming it" 1 \
+    nonexistent.txt -- \
     "$SEQLM" ngram train "${SMALL_FLAGS[@]}" -o out.arpa nonexistent.txt
-expect_error "train on a directory: input error" 1 out.arpa -- \
+expect_error --no-output out.arpa "train on a directory: input error" 1 -- \
     "$SEQLM" ngram train "${SMALL_FLAGS[@]}" -o out.arpa "$T"
 
 # Invalid UTF-8 on line 3: the message names the file, the line and the byte offset (from the
 # start of the file, counting from 0).
 printf 'first line\nsecond line\nab\377cd\nfourth\n' >badutf8.txt
-expect_error "invalid UTF-8: input error naming file, line 3, byte 25" 1 out.arpa \
+expect_error --no-output out.arpa "invalid UTF-8: input error naming file, line 3, byte 25" 1 \
     badutf8.txt "line 3" "byte 25" -- \
     "$SEQLM" ngram train "${SMALL_FLAGS[@]}" -o out.arpa badutf8.txt
 printf 'ok\n\300\200 overlong\n' >overlong.txt
-expect_error "overlong UTF-8 (C0 80): input error naming line 2, byte 3" 1 out.arpa \
+expect_error --no-output out.arpa "overlong UTF-8 (C0 80): input error naming line 2, byte 3" 1 \
     "line 2" "byte 3" -- \
     "$SEQLM" ngram train "${SMALL_FLAGS[@]}" -o out.arpa overlong.txt
-expect_error "invalid UTF-8 with --unit char: input error" 1 out.arpa "line 3" -- \
+expect_error --no-output out.arpa "invalid UTF-8 with --unit char: input error" 1 "line 3" -- \
     "$SEQLM" ngram train "${SMALL_FLAGS[@]}" --unit char -o out.arpa badutf8.txt
 expect_ok "invalid UTF-8 with --unit byte: trains" \
     "$SEQLM" ngram train "${SMALL_FLAGS[@]}" --unit byte -o out-byte.arpa badutf8.txt
 expect_ok "invalid UTF-8 with --unit byte: evaluates" \
     "$SEQLM" ngram eval -m out-byte.arpa badutf8.txt
 "$SEQLM" ngram train "${SMALL_FLAGS[@]}" -o word.arpa train.txt 2>/dev/null
-expect_error "invalid UTF-8 in eval text (word model): input error naming line 3" 1 - \
+expect_error "invalid UTF-8 in eval text (word model): input error naming line 3" 1 \
     badutf8.txt "line 3" "byte 25" -- "$SEQLM" ngram eval -m word.arpa badutf8.txt
 
 printf 'hello world\nab\000cd\n' >nul.txt
-expect_error "NUL byte: input error naming file, line 2, byte 14" 1 out.arpa \
+expect_error --no-output out.arpa "NUL byte: input error naming file, line 2, byte 14" 1 \
     nul.txt "line 2" "byte 14" -- \
     "$SEQLM" ngram train "${SMALL_FLAGS[@]}" -o out.arpa nul.txt
-expect_error "NUL byte with --unit byte: still an input error" 1 out.arpa "line 2" -- \
+expect_error --no-output out.arpa "NUL byte with --unit byte: still an input error" 1 "line 2" -- \
     "$SEQLM" ngram train "${SMALL_FLAGS[@]}" --unit byte -o out.arpa nul.txt
 
 printf 'a b c\nthe <s> is here\n' >bos.txt
-expect_error "literal <s> in training text: input error naming line 2" 1 out.arpa \
+expect_error --no-output out.arpa "literal <s> in training text: input error naming line 2" 1 \
     bos.txt "line 2" -- "$SEQLM" ngram train "${SMALL_FLAGS[@]}" -o out.arpa bos.txt
 printf 'a b c\nd e\nend </s>\n' >eos.txt
-expect_error "literal </s> in training text: input error naming line 3" 1 out.arpa \
+expect_error --no-output out.arpa "literal </s> in training text: input error naming line 3" 1 \
     eos.txt "line 3" -- "$SEQLM" ngram train "${SMALL_FLAGS[@]}" -o out.arpa eos.txt
-expect_error "literal <s> in vocab input: input error naming line 2" 1 v.txt "line 2" -- \
-    "$SEQLM" vocab -o v.txt bos.txt
+expect_error --no-output v.txt "literal <s> in vocab input: input error naming line 2" 1 \
+    "line 2" -- "$SEQLM" vocab -o v.txt bos.txt
 
 # A gzipped corpus cut in half: zlib reports this only softly; it must be an error.
 python3 - <<'EOF'
@@ -219,14 +152,15 @@ text = "".join(" ".join(random.choice(words) for _ in range(12)) + "\n" for _ in
 data = gzip.compress(text.encode())
 open("cut.txt.gz", "wb").write(data[: len(data) // 2])
 EOF
-expect_error "truncated gzip training file: input error" 1 out.arpa cut.txt.gz -- \
+expect_error --no-output out.arpa "truncated gzip training file: input error" 1 cut.txt.gz -- \
     "$SEQLM" ngram train "${SMALL_FLAGS[@]}" -o out.arpa cut.txt.gz
 
 printf '<unk>\t0\n<s>\t0\n</s>\t3\nfoo 1\n' >badvocab.txt
-expect_error "malformed --vocab file: input error naming line 4" 1 out.arpa \
+expect_error --no-output out.arpa "malformed --vocab file: input error naming line 4" 1 \
     badvocab.txt "line 4" -- \
     "$SEQLM" ngram train "${SMALL_FLAGS[@]}" --vocab badvocab.txt -o out.arpa train.txt
-expect_error "nonexistent --vocab file: input error naming it" 1 out.arpa nonexistent.vocab -- \
+expect_error --no-output out.arpa "nonexistent --vocab file: input error naming it" 1 \
+    nonexistent.vocab -- \
     "$SEQLM" ngram train "${SMALL_FLAGS[@]}" --vocab nonexistent.vocab -o out.arpa train.txt
 
 # --- odd but valid training input ----------------------------------------------------------
@@ -237,18 +171,12 @@ expect_error "nonexistent --vocab file: input error naming it" 1 out.arpa nonexi
 head -c -1 train.txt >nonl.txt
 expect_ok "no final newline: trains" \
     "$SEQLM" ngram train "${SMALL_FLAGS[@]}" -o nonl.arpa nonl.txt
-if cmp -s lf.arpa nonl.arpa; then
-    pass "no final newline: the same ARPA file as with it"
-else
-    fail "no final newline: the same ARPA file as with it" "$(diff lf.arpa nonl.arpa | head -n 6)"
-fi
+cmp -s lf.arpa nonl.arpa
+check "no final newline: the same ARPA file as with it" $? "$(diff lf.arpa nonl.arpa | head -n 6)"
 sed 's/$/\r/' train.txt >crlf.txt
 expect_ok "CRLF line ends: trains" "$SEQLM" ngram train "${SMALL_FLAGS[@]}" -o crlf.arpa crlf.txt
-if cmp -s lf.arpa crlf.arpa; then
-    pass "CRLF line ends: the same ARPA file as LF"
-else
-    fail "CRLF line ends: the same ARPA file as LF" "$(diff lf.arpa crlf.arpa | head -n 6)"
-fi
+cmp -s lf.arpa crlf.arpa
+check "CRLF line ends: the same ARPA file as LF" $? "$(diff lf.arpa crlf.arpa | head -n 6)"
 # (--json may carry timings too: compare the scores only)
 scores() {
     python3 -c 'import json,sys; d=json.load(open(sys.argv[1]))
@@ -258,13 +186,10 @@ print(*[d.get(k) for k in ("perplexity", "perplexity_excl_oov", "oov", "tokens",
 "$SEQLM" ngram eval -m lf.arpa --json test.txt >eval-lf.json 2>/dev/null
 sed 's/$/\r/' test.txt >test-crlf.txt
 run "$SEQLM" ngram eval -m lf.arpa --json test-crlf.txt
-if [ "$rc" -eq 0 ] && [ -n "$(scores eval-lf.json)" ] &&
-    [ "$(scores eval-lf.json)" = "$(scores "$T/stdout")" ]; then
-    pass "CRLF line ends in eval text: the same result as LF"
-else
-    fail "CRLF line ends in eval text: the same result as LF" \
-        "LF:   $(cat eval-lf.json)" "CRLF: $(cat "$T/stdout")"
-fi
+[ "$rc" -eq 0 ] && [ -n "$(scores eval-lf.json)" ] &&
+    [ "$(scores eval-lf.json)" = "$(scores "$T/stdout")" ]
+check "CRLF line ends in eval text: the same result as LF" $? \
+    "LF:   $(cat eval-lf.json)" "CRLF: $(cat "$T/stdout")"
 
 # A 1 MB line, twice: one 1,000,000-character token, and 200,000 words on one line.
 python3 - <<'EOF'
@@ -280,135 +205,115 @@ EOF
 expect_ok "1,000,000-character token line: trains" \
     "$SEQLM" ngram train "${SMALL_FLAGS[@]}" -o longtoken.arpa longtoken.txt
 run "$SEQLM" ngram eval -m longtoken.arpa --json longtoken.txt
-if [ "$rc" -eq 0 ] && [ "$(json_field "$T/stdout" tokens)" = 12 ] &&
-    [ "$(json_field "$T/stdout" oov)" = 0 ]; then
-    pass "1,000,000-character token line: evaluates (12 tokens, 0 OOV)"
-else
-    fail "1,000,000-character token line: evaluates (12 tokens, 0 OOV)" "stdout: $(head -c 300 "$T/stdout")"
-fi
+[ "$rc" -eq 0 ] && [ "$(json_field "$T/stdout" tokens)" = 12 ] &&
+    [ "$(json_field "$T/stdout" oov)" = 0 ]
+check "1,000,000-character token line: evaluates (12 tokens, 0 OOV)" $? \
+    "stdout: $(head -c 300 "$T/stdout")"
 expect_ok "1,000,000-character token line: converts to binary" \
     "$SEQLM" ngram convert longtoken.arpa longtoken.bin
 expect_ok "200,000-word line: trains" \
     "$SEQLM" ngram train "${SMALL_FLAGS[@]}" -o longline.bin longline.txt
 run "$SEQLM" ngram eval -m longline.bin --json longline.txt
-if [ "$rc" -eq 0 ] && [ "$(json_field "$T/stdout" tokens)" = 200006 ]; then
-    pass "200,000-word line: evaluates (200006 tokens)"
-else
-    fail "200,000-word line: evaluates (200006 tokens)" "stdout: $(head -c 300 "$T/stdout")"
-fi
+[ "$rc" -eq 0 ] && [ "$(json_field "$T/stdout" tokens)" = 200006 ]
+check "200,000-word line: evaluates (200006 tokens)" $? "stdout: $(head -c 300 "$T/stdout")"
 
 # --- output paths --------------------------------------------------------------------------
 
-expect_error "-o /nonexistent-dir/x.arpa: input error naming the path" 1 /nonexistent-dir/x.arpa \
-    /nonexistent-dir/x.arpa -- \
+expect_error --no-output /nonexistent-dir/x.arpa \
+    "-o /nonexistent-dir/x.arpa: input error naming the path" 1 /nonexistent-dir/x.arpa -- \
     "$SEQLM" ngram train "${SMALL_FLAGS[@]}" -o /nonexistent-dir/x.arpa train.txt
-expect_error "-o /proc/x.arpa (cannot create files there): input error naming the path" 1 \
-    /proc/x.arpa /proc/x.arpa -- \
+expect_error --no-output /proc/x.arpa \
+    "-o /proc/x.arpa (cannot create files there): input error naming the path" 1 /proc/x.arpa -- \
     "$SEQLM" ngram train "${SMALL_FLAGS[@]}" -o /proc/x.arpa train.txt
-expect_error "-o FILE/x.arpa (parent is a regular file): input error naming the path" 1 \
-    "$T/train.txt/x.arpa" "train.txt/x.arpa" -- \
+expect_error --no-output "$T/train.txt/x.arpa" \
+    "-o FILE/x.arpa (parent is a regular file): input error naming the path" 1 \
+    "train.txt/x.arpa" -- \
     "$SEQLM" ngram train "${SMALL_FLAGS[@]}" -o "$T/train.txt/x.arpa" train.txt
-expect_error "convert to /nonexistent-dir/x.bin: input error naming the path" 1 \
-    /nonexistent-dir/x.bin /nonexistent-dir/x.bin -- \
+expect_error --no-output /nonexistent-dir/x.bin \
+    "convert to /nonexistent-dir/x.bin: input error naming the path" 1 /nonexistent-dir/x.bin -- \
     "$SEQLM" ngram convert lf.arpa /nonexistent-dir/x.bin
-expect_error "vocab -o /nonexistent-dir/v.txt: input error naming the path" 1 \
-    /nonexistent-dir/v.txt /nonexistent-dir/v.txt -- \
+expect_error --no-output /nonexistent-dir/v.txt \
+    "vocab -o /nonexistent-dir/v.txt: input error naming the path" 1 /nonexistent-dir/v.txt -- \
     "$SEQLM" vocab -o /nonexistent-dir/v.txt train.txt
 
 # A write that fails half way (file size limit of 1 KiB, SIGXFSZ ignored so write() returns
 # EFBIG): an error, and neither OUT nor its temporary file remains.
+# size_limited CMD...: runs CMD with a 1 KiB file size limit and SIGXFSZ ignored.
+size_limited() (
+    trap '' XFSZ
+    ulimit -f 1
+    exec "$@"
+)
 for out in big.arpa big.arpa.gz big.bin; do
-    rm -f "$T/stdout" "$T/stderr"
-    last_cmd="(ulimit -f 1; $SEQLM ngram train ${SMALL_FLAGS[*]} -o $out longline.txt)"
-    (
-        trap '' XFSZ
-        ulimit -f 1
-        exec "$SEQLM" ngram train "${SMALL_FLAGS[@]}" -o "$out" longline.txt
-    ) >"$T/stdout" 2>"$T/stderr"
-    rc=$?
-    problems=$(
-        error_problem 1 "$out"
-        leftover_problem "$out"
-    )
-    if [ -z "$problems" ]; then
-        pass "write fails half way ($out, file size limit): input error, nothing left behind"
-    else
-        fail "write fails half way ($out, file size limit): input error, nothing left behind" "$problems"
-    fi
+    expect_error --no-output "$out" \
+        "write fails half way ($out, file size limit): input error, nothing left behind" 1 \
+        "$out" -- size_limited "$SEQLM" ngram train "${SMALL_FLAGS[@]}" -o "$out" longline.txt
 done
 
 # An existing OUT is not clobbered by a failing train or convert.
 for out in keep.arpa keep.bin; do
     echo "precious content" >"$out"
     run "$SEQLM" ngram train "${SMALL_FLAGS[@]}" -o "$out" badutf8.txt
-    if [ "$rc" -eq 1 ] && [ "$(cat "$out")" = "precious content" ] &&
-        ! ls "$out".tmp.* >/dev/null 2>&1; then
-        pass "failing train does not clobber an existing $out"
-    else
-        fail "failing train does not clobber an existing $out" "content now: $(head -c 100 "$out")"
-    fi
+    [ "$rc" -eq 1 ] && [ "$(cat "$out")" = "precious content" ] &&
+        ! ls "$out".tmp.* >/dev/null 2>&1
+    check "failing train does not clobber an existing $out" $? "content now: $(head -c 100 "$out")"
 done
 echo "precious content" >keep2.bin
 python3 -c "import random; random.seed(5); open('garbled.arpa','wb').write(bytes(random.randrange(256) for _ in range(4096)))"
 run "$SEQLM" ngram convert garbled.arpa keep2.bin
-if [ "$rc" -eq 1 ] && [ "$(cat keep2.bin)" = "precious content" ] && ! ls keep2.bin.tmp.* >/dev/null 2>&1; then
-    pass "failing convert does not clobber an existing OUT"
-else
-    fail "failing convert does not clobber an existing OUT" "content now: $(head -c 100 keep2.bin)"
-fi
+[ "$rc" -eq 1 ] && [ "$(cat keep2.bin)" = "precious content" ] &&
+    ! ls keep2.bin.tmp.* >/dev/null 2>&1
+check "failing convert does not clobber an existing OUT" $? "content now: $(head -c 100 keep2.bin)"
 echo "precious content" >keep.vocab
 run "$SEQLM" vocab -o keep.vocab nul.txt
-if [ "$rc" -eq 1 ] && [ "$(cat keep.vocab)" = "precious content" ]; then
-    pass "failing vocab does not clobber an existing OUT"
-else
-    fail "failing vocab does not clobber an existing OUT" "content now: $(head -c 100 keep.vocab)"
-fi
+[ "$rc" -eq 1 ] && [ "$(cat keep.vocab)" = "precious content" ]
+check "failing vocab does not clobber an existing OUT" $? "content now: $(head -c 100 keep.vocab)"
 
 # --- bad models and evaluation text --------------------------------------------------------
 
 "$SEQLM" ngram convert lf.arpa lf.bin 2>/dev/null
 arpa_lines=$(wc -l <lf.arpa)
 head -n $((arpa_lines / 2)) lf.arpa >trunc.arpa
-expect_error "truncated ARPA file: input error naming the file and a line" 1 - trunc.arpa \
+expect_error "truncated ARPA file: input error naming the file and a line" 1 trunc.arpa \
     line -- "$SEQLM" ngram eval -m trunc.arpa test.txt
 head -c $(($(wc -c <lf.arpa) / 2)) lf.arpa >trunc2.arpa
-expect_error "ARPA file cut mid-line: input error naming the file" 1 - trunc2.arpa -- \
+expect_error "ARPA file cut mid-line: input error naming the file" 1 trunc2.arpa -- \
     "$SEQLM" ngram eval -m trunc2.arpa test.txt
 gzip -c lf.arpa | head -c 600 >trunc.arpa.gz
-expect_error "truncated gzipped ARPA file: input error naming the file" 1 - trunc.arpa.gz -- \
+expect_error "truncated gzipped ARPA file: input error naming the file" 1 trunc.arpa.gz -- \
     "$SEQLM" ngram eval -m trunc.arpa.gz test.txt
 head -c $(($(wc -c <lf.bin) / 2)) lf.bin >trunc.bin
-expect_error "truncated binary model: input error naming the file" 1 - trunc.bin -- \
+expect_error "truncated binary model: input error naming the file" 1 trunc.bin -- \
     "$SEQLM" ngram eval -m trunc.bin test.txt
-expect_error "garbled ARPA (random bytes): input error naming the file" 1 - garbled.arpa -- \
+expect_error "garbled ARPA (random bytes): input error naming the file" 1 garbled.arpa -- \
     "$SEQLM" ngram eval -m garbled.arpa test.txt
 python3 -c "import random; random.seed(6); open('garbled2.arpa','wb').write(bytes(random.randrange(32, 127) for _ in range(4096)))"
-expect_error "garbled ARPA (random printable text): input error naming the file" 1 - \
+expect_error "garbled ARPA (random printable text): input error naming the file" 1 \
     garbled2.arpa -- "$SEQLM" ngram eval -m garbled2.arpa test.txt
 # A well-formed file with one line replaced by garbage: the message names that line.
 awk '/^\\2-grams:/ { sec = 1; print; next } sec == 1 && n++ == 2 { print "garbage here"; next } { print }' \
     lf.arpa >garbled3.arpa
 badline=$(grep -n '^garbage here$' garbled3.arpa | cut -d: -f1)
-expect_error "ARPA with a garbage line: input error naming line $badline" 1 - garbled3.arpa \
+expect_error "ARPA with a garbage line: input error naming line $badline" 1 garbled3.arpa \
     "line $badline" -- "$SEQLM" ngram eval -m garbled3.arpa test.txt
 sed 's/^ngram 2=\([0-9]*\)/ngram 2=9\1/' lf.arpa >badcount.arpa
-expect_error "ARPA whose header count is wrong: input error naming the file" 1 - badcount.arpa -- \
+expect_error "ARPA whose header count is wrong: input error naming the file" 1 badcount.arpa -- \
     "$SEQLM" ngram eval -m badcount.arpa test.txt
-expect_error "binary model with a foreign header (a text file): input error" 1 - -- \
+expect_error "binary model with a foreign header (a text file): input error" 1 -- \
     "$SEQLM" ngram eval -m train.txt test.txt
-expect_error "nonexistent model: input error naming it" 1 - nonexistent.arpa -- \
+expect_error "nonexistent model: input error naming it" 1 nonexistent.arpa -- \
     "$SEQLM" ngram eval -m nonexistent.arpa test.txt
-expect_error "sample from a nonexistent model: input error naming it" 1 - nonexistent.arpa -- \
+expect_error "sample from a nonexistent model: input error naming it" 1 nonexistent.arpa -- \
     "$SEQLM" ngram sample -m nonexistent.arpa
-expect_error "sample from a garbled model: input error" 1 - garbled.arpa -- \
+expect_error "sample from a garbled model: input error" 1 garbled.arpa -- \
     "$SEQLM" ngram sample -m garbled.arpa
-expect_error "convert a garbled model: input error, no output" 1 conv.bin garbled.arpa -- \
-    "$SEQLM" ngram convert garbled.arpa conv.bin
-expect_error "eval on an empty text file: input error" 1 - empty.txt -- \
+expect_error --no-output conv.bin "convert a garbled model: input error, no output" 1 \
+    garbled.arpa -- "$SEQLM" ngram convert garbled.arpa conv.bin
+expect_error "eval on an empty text file: input error" 1 empty.txt -- \
     "$SEQLM" ngram eval -m lf.arpa empty.txt
-expect_error "eval on a nonexistent text file: input error naming it" 1 - nonexistent.txt -- \
+expect_error "eval on a nonexistent text file: input error naming it" 1 nonexistent.txt -- \
     "$SEQLM" ngram eval -m lf.arpa nonexistent.txt
-expect_error "eval on text with a NUL byte: input error naming line 2" 1 - nul.txt "line 2" -- \
+expect_error "eval on text with a NUL byte: input error naming line 2" 1 nul.txt "line 2" -- \
     "$SEQLM" ngram eval -m lf.arpa nul.txt
 
 cli_finish

@@ -24,33 +24,10 @@ cli_tmpdir cli-eval
 
 # --- helpers -------------------------------------------------------------------------------
 
-# get FILE KEY: a field of the JSON object on FILE's last line.
-get() {
-    python3 -c 'import json,sys; print(json.loads(open(sys.argv[1]).read().splitlines()[-1])[sys.argv[2]])' \
-        "$1" "$2" 2>/dev/null
-}
-
 # close A B [REL]: |a - b| <= REL * max(1, |b|) (default 1e-5).
 close() {
     python3 -c 'import sys; a,b=float(sys.argv[1]),float(sys.argv[2]); r=float(sys.argv[3]); sys.exit(0 if abs(a-b) <= r*max(1.0,abs(b)) else 1)' \
         "$1" "$2" "${3:-1e-5}" 2>/dev/null
-}
-
-# expect_error NAME WANT_RC NEEDLE -- CMD...: CMD fails with WANT_RC and one "seqlm: error:"
-# line on stderr containing NEEDLE.
-expect_error() {
-    local name=$1 want=$2 needle=$3
-    shift 4
-    runq "$T/stdout" "$@"
-    local why=
-    if [ "$rc" -ne "$want" ]; then
-        why="exit status $rc, expected $want"
-    elif [ "$(grep -c '^seqlm: error:' "$T/stderr")" -ne 1 ]; then
-        why="expected one 'seqlm: error:' line"
-    elif ! grep -q -- "$needle" "$T/stderr"; then
-        why="the error does not mention '$needle'"
-    fi
-    if [ -z "$why" ]; then pass "$name"; else fail "$name" "$why"; fi
 }
 
 LSTM=$GOLDEN/lmeval_lstm.safetensors
@@ -65,22 +42,17 @@ the mat was on the log
 a dog saw the cat
 the cat saw a dog on the mat
 EOF
-runq /dev/null "$SEQLM" ngram train -q --order 3 -o kn3.arpa train.txt 2>/dev/null
-check "ngram train (the n-gram model for the checks)" $rc
+expect_ok "ngram train (the n-gram model for the checks)" \
+    "$SEQLM" ngram train -q --order 3 -o kn3.arpa train.txt
 
 # --- neural model -------------------------------------------------------------------------
 
-want_nll=$(python3 - "$LSTM" <<'EOF'
-import json, struct, sys
-with open(sys.argv[1], "rb") as f:
-    n = struct.unpack("<Q", f.read(8))[0]
-    print(json.loads(f.read(n))["__metadata__"]["golden.nll.b1"])
-EOF
-)
+want_nll=$(st_meta "$LSTM" golden.nll.b1)
 runq nn.json "$SEQLM" eval -m "$LSTM" --batch 1 --bptt 4 --json "$TEXT"
-close "$(get nn.json nll)" "$want_nll"
-check "golden LSTM, batch 1: nll $(get nn.json nll) = PyTorch's $want_nll" $? "$(cat nn.json)"
-[ "$(get nn.json tokens)" = 34 ] && [ "$(get nn.json oov)" = 6 ]
+nll=$(json_field nn.json nll)
+close "$nll" "$want_nll"
+check "golden LSTM, batch 1: nll $nll = PyTorch's $want_nll" $? "$(cat nn.json)"
+[ "$(json_field nn.json tokens)" = 34 ] && [ "$(json_field nn.json oov)" = 6 ]
 check "golden LSTM: 34 tokens, 6 OOVs" $? "$(cat nn.json)"
 
 runq nn.txt "$SEQLM" eval -m "$LSTM" --batch 1 --bptt 4 "$TEXT"
@@ -89,7 +61,7 @@ keys=$(cut -f1 nn.txt | tr '\n' ' ')
 check "plain output: perplexity, tokens, nll, bpc, oov lines" $? "keys: $keys"
 
 runq nn3.json "$SEQLM" eval -m "$LSTM" --batch 3 --bptt 2 --threads 1 --json "$TEXT"
-[ "$(get nn3.json tokens)" = 34 ]
+[ "$(json_field nn3.json tokens)" = 34 ]
 check "batch 3 predicts every token once" $? "$(cat nn3.json)"
 
 python3 - nn.json <<'EOF'
@@ -104,16 +76,17 @@ check "--json keys and their relations" $? "$(cat nn.json)"
 # --precision bf16: close to fp32 where the CPU has AVX512_BF16, refused (exit 1) elsewhere
 runq nn10.json "$SEQLM" eval -m "$LSTM" --json "$TEXT"
 if grep -q avx512_bf16 /proc/cpuinfo 2>/dev/null; then
-    runq bf.json "$SEQLM" eval -m "$LSTM" --precision bf16 --json "$TEXT" &&
-        close "$(get bf.json nll)" "$(get nn10.json nll)" 1e-2 &&
-        [ "$(get bf.json nll)" != "$(get nn10.json nll)" ]
-    check "--precision bf16: nll $(get bf.json nll) within 1% of fp32's $(get nn10.json nll)" $?
+    runq bf.json "$SEQLM" eval -m "$LSTM" --precision bf16 --json "$TEXT"
+    bf=$(json_field bf.json nll)
+    fp=$(json_field nn10.json nll)
+    [ "$rc" -eq 0 ] && close "$bf" "$fp" 1e-2 && [ "$bf" != "$fp" ]
+    check "--precision bf16: nll $bf within 1% of fp32's $fp" $?
 else
     expect_error "--precision bf16 without AVX512_BF16: exit 1" 1 AVX512_BF16 -- \
         "$SEQLM" eval -m "$LSTM" --precision bf16 "$TEXT"
 fi
 runq fp.json "$SEQLM" eval -m "$LSTM" --precision fp32 --json "$TEXT" &&
-    [ "$(get fp.json nll)" = "$(get nn10.json nll)" ]
+    [ "$(json_field fp.json nll)" = "$(json_field nn10.json nll)" ]
 check "--precision fp32 is the default" $?
 
 runq tok.txt "$SEQLM" eval -m "$LSTM" --per-token --bptt 4 --json "$TEXT"
@@ -154,20 +127,21 @@ check "ARPA via seqlm eval = ngram eval's log10 total x ln 10, same tokens" $? \
 gzip -c kn3.arpa >kn3.arpa.gz && "$SEQLM" ngram convert kn3.arpa kn3.bin 2>/dev/null
 runq ngz.json "$SEQLM" eval -m kn3.arpa.gz --json "$TEXT" &&
     runq ngb.json "$SEQLM" eval -m kn3.bin --json "$TEXT" &&
-    close "$(get ngz.json nll)" "$(get ng.json nll)" && close "$(get ngb.json nll)" "$(get ng.json nll)"
+    close "$(json_field ngz.json nll)" "$(json_field ng.json nll)" &&
+    close "$(json_field ngb.json nll)" "$(json_field ng.json nll)"
 check "ARPA.gz and binary n-gram models give the same figures" $?
 
 runq ngtok.txt "$SEQLM" eval -m kn3.arpa --per-token --json "$TEXT"
-[ "$(($(wc -l <ngtok.txt) - 1))" = "$(get ng.json tokens)" ]
+[ "$(($(wc -l <ngtok.txt) - 1))" = "$(json_field ng.json tokens)" ]
 check "n-gram --per-token: a line per token" $?
 
 # --- interpolation -----------------------------------------------------------------------
 
 runq mix1.json "$SEQLM" eval -m "$LSTM" --mix kn3.arpa --weight 1 --json "$TEXT" &&
-    close "$(get mix1.json nll)" "$(get nn.json nll)" 1e-6
+    close "$(json_field mix1.json nll)" "$(json_field nn.json nll)" 1e-6
 check "--mix --weight 1 = the neural model alone" $? "$(cat mix1.json)"
 runq mix0.json "$SEQLM" eval -m "$LSTM" --mix kn3.arpa --weight 0 --json "$TEXT" &&
-    close "$(get mix0.json nll)" "$(get ng.json nll)" 1e-6
+    close "$(json_field mix0.json nll)" "$(json_field ng.json nll)" 1e-6
 check "--mix --weight 0 = the n-gram model alone" $? "$(cat mix0.json)"
 runq mixh.json "$SEQLM" eval -m "$LSTM" --mix kn3.arpa --weight 0.5 --json "$TEXT"
 python3 - mixh.json mix1.json mix0.json <<'EOF'
@@ -185,7 +159,7 @@ check "--tune prints a weight in [0, 1] ($w)" $? "$(cat tune.txt)"
 # Tuned on the text itself, the weight maximises its likelihood: no fixed weight does better.
 tuned=$(grep '^nll' tune.txt | cut -f2)
 python3 -c 'import sys; t=float(sys.argv[1]); sys.exit(0 if all(t <= float(x) + 1e-6 for x in sys.argv[2:]) else 1)' \
-    "$tuned" "$(get mix0.json nll)" "$(get mix1.json nll)" "$(get mixh.json nll)"
+    "$tuned" "$(json_field mix0.json nll)" "$(json_field mix1.json nll)" "$(json_field mixh.json nll)"
 check "--tune on the text itself beats weights 0, 0.5 and 1" $? "tuned nll $tuned"
 
 # --- errors -------------------------------------------------------------------------------

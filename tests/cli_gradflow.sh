@@ -16,19 +16,6 @@ set -u
 cli_require python3
 cli_tmpdir cli-gradflow
 
-# expect_exit NAME CODE PATTERN COMMAND...: exits with CODE, stderr has "seqlm: error:" and PATTERN
-expect_exit() {
-    local name=$1 code=$2 pattern=$3
-    shift 3
-    "$@" >out.txt 2>err.txt
-    local got=$?
-    if [ "$got" -eq "$code" ] && grep -q "seqlm: error:" err.txt && grep -q -- "$pattern" err.txt; then
-        pass "$name (exit $got)"
-    else
-        fail "$name: exit $got, expected $code and '$pattern'; stderr: $(head -c 300 err.txt)"
-    fi
-}
-
 python3 - <<'EOF'
 import random
 r = random.Random(2)
@@ -105,28 +92,35 @@ fi
 # --- errors ----------------------------------------------------------------------------------
 "$SEQLM" train --train text.txt -o win.safetensors --arch window --hidden 8 --embedding 4 \
     --batch 4 --bptt 5 --max-steps 2 --threads 1 --checkpoint none -q 2>err.txt
-expect_exit "a window model" 1 "no recurrent state" "$SEQLM" gradflow --data text.txt -m win.safetensors
-expect_exit "a text too short" 1 "too few" "$SEQLM" gradflow --data short.txt --arch lstm "${SMALL[@]}"
-expect_exit "a missing --data file" 1 "nothere.txt" "$SEQLM" gradflow --data nothere.txt --arch lstm
-expect_exit "a model that is not one" 1 "text.txt" "$SEQLM" gradflow --data text.txt -m text.txt
-expect_exit "no --data" 2 "missing --data" "$SEQLM" gradflow --arch lstm
-expect_exit "no model" 2 "no model" "$SEQLM" gradflow --data text.txt
-expect_exit "--untrained without --arch" 2 "needs --arch" "$SEQLM" gradflow --data text.txt \
-    --untrained -m rnn.safetensors
-expect_exit "--arch window" 2 "no recurrent state" "$SEQLM" gradflow --data text.txt --arch window
-expect_exit "--hidden with a trained model" 2 "for --arch" "$SEQLM" gradflow --data text.txt \
-    -m rnn.safetensors --hidden 5
-expect_exit "--length 0" 2 "--length" "$SEQLM" gradflow --data text.txt --arch lstm --length 0
-expect_exit "--stat bad" 2 "--stat" "$SEQLM" gradflow --data text.txt --arch lstm --stat median
-expect_exit "--plot x.pdf" 2 ".png or .svg" "$SEQLM" gradflow --data text.txt --arch lstm --plot x.pdf
+expect_error "a window model (exit 1)" 1 "no recurrent state" -- \
+    "$SEQLM" gradflow --data text.txt -m win.safetensors
+expect_error "a text too short (exit 1)" 1 "too few" -- \
+    "$SEQLM" gradflow --data short.txt --arch lstm "${SMALL[@]}"
+expect_error "a missing --data file (exit 1)" 1 "nothere.txt" -- \
+    "$SEQLM" gradflow --data nothere.txt --arch lstm
+expect_error "a model that is not one (exit 1)" 1 "text.txt" -- \
+    "$SEQLM" gradflow --data text.txt -m text.txt
+expect_error "no --data (exit 2)" 2 "missing --data" -- "$SEQLM" gradflow --arch lstm
+expect_error "no model (exit 2)" 2 "no model" -- "$SEQLM" gradflow --data text.txt
+expect_error "--untrained without --arch (exit 2)" 2 "needs --arch" -- \
+    "$SEQLM" gradflow --data text.txt --untrained -m rnn.safetensors
+expect_error "--arch window (exit 2)" 2 "no recurrent state" -- \
+    "$SEQLM" gradflow --data text.txt --arch window
+expect_error "--hidden with a trained model (exit 2)" 2 "for --arch" -- \
+    "$SEQLM" gradflow --data text.txt -m rnn.safetensors --hidden 5
+expect_error "--length 0 (exit 2)" 2 "--length" -- \
+    "$SEQLM" gradflow --data text.txt --arch lstm --length 0
+expect_error "--stat bad (exit 2)" 2 "--stat" -- \
+    "$SEQLM" gradflow --data text.txt --arch lstm --stat median
+expect_error "--plot x.pdf (exit 2)" 2 ".png or .svg" -- \
+    "$SEQLM" gradflow --data text.txt --arch lstm --plot x.pdf
 
 # --- train --diag ----------------------------------------------------------------------------
 TR=(--train text.txt --arch lstm --layers 2 --hidden 12 --embedding 8 --batch 4 --bptt 10
     --max-steps 40 --threads 1 --log-interval 0.000001 --clip 0.05 -q)
 "$SEQLM" train "${TR[@]}" -o plain.safetensors --checkpoint none 2>err.txt
-"$SEQLM" train "${TR[@]}" -o diag.safetensors --checkpoint none --diag --log diag.jsonl 2>err.txt
-rc=$?
-check_cmd "--diag: trains" test "$rc" -eq 0
+expect_ok "--diag: trains" \
+    "$SEQLM" train "${TR[@]}" -o diag.safetensors --checkpoint none --diag --log diag.jsonl
 check_cmd "--diag changes nothing: byte-identical model" cmp -s plain.safetensors diag.safetensors
 check_cmd "--diag: the interval lines carry the diagnostics" python3 -c '
 import json

@@ -22,26 +22,8 @@ CHAR=$GOLDEN/lm_tiny_char.safetensors
 
 cli_tmpdir cli-sample
 
-# --- helpers -------------------------------------------------------------------------------
-
-# expect_error NAME STATUS CMD...: exits with STATUS and one "seqlm: error:" line on stderr.
-expect_error() {
-    local name=$1 want=$2
-    shift 2
-    runq "$T/stdout" "$@"
-    local lines
-    lines=$(grep -c . "$T/stderr")
-    if [ "$rc" -eq "$want" ] && [ "$lines" -ge 1 ] && head -n 1 "$T/stderr" | grep -q '^seqlm: error:'; then
-        pass "$name"
-    else
-        fail "$name" "wanted exit status $want and a 'seqlm: error:' line"
-    fi
-}
-
-# utf8 FILE: the file is valid UTF-8.
-utf8() {
-    python3 -c 'import sys; open(sys.argv[1], "rb").read().decode("utf-8")' "$1" 2>/dev/null
-}
+# Every failing command's stderr is the one error line (and warnings) only.
+CLI_ERROR_ALONE=1
 
 # --- neural models -------------------------------------------------------------------------
 
@@ -110,7 +92,7 @@ blocks = text.split("\n\n")
 sys.exit(0 if text.endswith("\n\n") and len(blocks) == 4 and blocks[-1] == "" else 1)
 EOF
     check "char model: --count 3 gives 3 blocks separated by blank lines" $?
-    utf8 ch1.txt
+    valid_utf8 ch1.txt
     check "char model: valid UTF-8" $?
     runq chg.txt "$SEQLM" sample -m "$CHAR" --greedy --prime "the " --length 20
     [ $rc -eq 0 ] && head -n 1 chg.txt | grep -q '^the '
@@ -145,9 +127,8 @@ if runq /dev/null "$SEQLM" ngram train --order 3 -q -o tiny.arpa train.txt &&
     check "n-gram: --temperature, reproducible" $?
     for opt in "--top-k 3" "--top-p 0.5" "--beam 2" "--greedy" "--prime the"; do
         # shellcheck disable=SC2086
-        expect_error "n-gram: $opt is a usage error" 2 "$SEQLM" sample -m tiny.arpa $opt
-        grep -q 'not supported for n-gram models' "$T/stderr" ||
-            fail "n-gram: $opt message says 'not supported for n-gram models'"
+        expect_error "n-gram: $opt is a usage error" 2 "not supported for n-gram models" -- \
+            "$SEQLM" sample -m tiny.arpa $opt
     done
     if runq /dev/null "$SEQLM" ngram train --order 4 --unit char -q -o char.arpa train.txt; then
         runq nc.txt "$SEQLM" sample -m char.arpa --count 3 --seed 1
@@ -163,31 +144,31 @@ fi
 # --- errors --------------------------------------------------------------------------------
 
 M=${WORD}
-expect_error "unknown flag: usage error" 2 "$SEQLM" sample -m "$M" --frobnicate
-expect_error "missing -m: usage error" 2 "$SEQLM" sample --count 2
-expect_error "--temperature 0: usage error" 2 "$SEQLM" sample -m "$M" --temperature 0
-expect_error "--temperature -1: usage error" 2 "$SEQLM" sample -m "$M" --temperature -1
-expect_error "--top-p 0: usage error" 2 "$SEQLM" sample -m "$M" --top-p 0
-expect_error "--top-p 1.5: usage error" 2 "$SEQLM" sample -m "$M" --top-p 1.5
-expect_error "--top-k -1: usage error" 2 "$SEQLM" sample -m "$M" --top-k -1
-expect_error "--beam with --greedy: usage error" 2 "$SEQLM" sample -m "$M" --beam 2 --greedy
-expect_error "--beam 0: usage error" 2 "$SEQLM" sample -m "$M" --beam 0
-expect_error "--length 0: usage error" 2 "$SEQLM" sample -m "$M" --length 0
-expect_error "--count x: usage error" 2 "$SEQLM" sample -m "$M" --count x
-expect_error "an extra argument: usage error" 2 "$SEQLM" sample -m "$M" extra
-expect_error "nonexistent model: input error" 1 "$SEQLM" sample -m nonexistent.safetensors
-grep -q nonexistent.safetensors "$T/stderr" || fail "nonexistent model: the message names the file"
+expect_error "unknown flag: usage error" 2 -- "$SEQLM" sample -m "$M" --frobnicate
+expect_error "missing -m: usage error" 2 -- "$SEQLM" sample --count 2
+expect_error "--temperature 0: usage error" 2 -- "$SEQLM" sample -m "$M" --temperature 0
+expect_error "--temperature -1: usage error" 2 -- "$SEQLM" sample -m "$M" --temperature -1
+expect_error "--top-p 0: usage error" 2 -- "$SEQLM" sample -m "$M" --top-p 0
+expect_error "--top-p 1.5: usage error" 2 -- "$SEQLM" sample -m "$M" --top-p 1.5
+expect_error "--top-k -1: usage error" 2 -- "$SEQLM" sample -m "$M" --top-k -1
+expect_error "--beam with --greedy: usage error" 2 -- "$SEQLM" sample -m "$M" --beam 2 --greedy
+expect_error "--beam 0: usage error" 2 -- "$SEQLM" sample -m "$M" --beam 0
+expect_error "--length 0: usage error" 2 -- "$SEQLM" sample -m "$M" --length 0
+expect_error "--count x: usage error" 2 -- "$SEQLM" sample -m "$M" --count x
+expect_error "an extra argument: usage error" 2 -- "$SEQLM" sample -m "$M" extra
+expect_error "nonexistent model: input error" 1 nonexistent.safetensors -- \
+    "$SEQLM" sample -m nonexistent.safetensors
 printf 'this is not a model\n' >garbage.bin
-expect_error "garbage model: input error" 1 "$SEQLM" sample -m garbage.bin
+expect_error "garbage model: input error" 1 -- "$SEQLM" sample -m garbage.bin
 # A safetensors file that is not a language model.
 if [ -f "$GOLDEN/layers_linear.safetensors" ]; then
-    expect_error "a safetensors file without seqlm.config: input error" 1 \
+    expect_error "a safetensors file without seqlm.config: input error" 1 -- \
         "$SEQLM" sample -m "$GOLDEN/layers_linear.safetensors"
 fi
 # A truncated model file.
 if [ -f "$WORD" ]; then
     head -c 2000 "$WORD" >trunc.safetensors
-    expect_error "truncated model: input error" 1 "$SEQLM" sample -m trunc.safetensors
+    expect_error "truncated model: input error" 1 -- "$SEQLM" sample -m trunc.safetensors
 fi
 runq help.txt "$SEQLM" sample --help
 [ $rc -eq 0 ] && grep -q 'usage: seqlm sample' help.txt

@@ -7,7 +7,14 @@
 #   cli_require CMD...   skip (exit 77) unless every CMD is installed
 #   cli_tmpdir NAME      make a temporary directory $T, removed on exit, and cd into it
 # and ends with `cli_finish`, which prints "N passed, M failed" and returns non-zero when
-# anything failed.
+# anything failed. In between, the helpers below each print one PASS or FAIL line a check:
+#   pass, fail, check, check_cmd          a check's outcome, from a status or a command
+#   run, runq                             run a command, keeping stdout, stderr and status
+#   expect_ok, expect_error               a command succeeds / fails by the error contract
+#   json_field, st_meta, st_tensors       read a --json output, a safetensors header
+#   valid_utf8                            a file is valid UTF-8
+# Settings a script may make after sourcing: CLI_HIDE_WARNINGS (see fail) and
+# CLI_ERROR_ALONE (see expect_error).
 
 if [ $# -lt 1 ]; then
     echo "usage: $0 /path/to/seqlm [shared-data-dir]" >&2
@@ -77,7 +84,8 @@ fail() {
     nfail=$((nfail + 1))
 }
 
-# check NAME STATUS [details...]: pass if the status is 0.
+# check NAME STATUS [details...]: pass if the status is 0. Take a test's status into a variable
+# first when NAME holds a command substitution: in `check "x $(cmd)" $?` the $? is cmd's.
 check() {
     local name=$1 status=$2
     shift 2
@@ -108,23 +116,90 @@ runq() {
     return $rc
 }
 
-# expect_error NAME WANT_RC NEEDLE... : the last command failed with WANT_RC and one error line
-# mentioning every needle. (Some scripts define their own, with other checks.)
+# expect_ok NAME CMD...: runs CMD (as run does); passes when it exits with status 0.
+expect_ok() {
+    local name=$1
+    shift
+    run "$@"
+    if [ "$rc" -eq 0 ]; then pass "$name"; else fail "$name" "expected success"; fi
+}
+
+# expect_error [--no-output OUT] NAME WANT_RC [NEEDLE...] [-- CMD...]: a command failed as the
+# CLI's error contract says. With "-- CMD...", runs CMD first (as run does); without, looks at
+# the last command run. Passes when
+#   - its exit status is WANT_RC (1 for bad input, 2 for bad usage);
+#   - its stderr has exactly one "seqlm: error: " line, and every NEEDLE is a substring of
+#     that line (fixed strings, not patterns);
+#   - with CLI_ERROR_ALONE set (non-empty), stderr holds nothing else but "seqlm: warning: "
+#     lines (scripts whose failing commands print progress first leave it unset);
+#   - with --no-output OUT, neither OUT nor a temporary OUT.tmp.* file is left behind.
+# Every problem found is printed under the FAIL line.
 expect_error() {
+    local out=
+    if [ "$1" = --no-output ]; then
+        out=$2
+        shift 2
+    fi
     local name=$1 want=$2
     shift 2
-    local msg problems=""
-    msg=$(grep '^seqlm: error: ' "$T/stderr")
-    [ "$rc" -eq "$want" ] || problems="exit status $rc, expected $want"
-    [ "$(grep -c '^seqlm: error: ' "$T/stderr")" -eq 1 ] || problems="$problems; not one error line"
-    for needle in "$@"; do
-        case $msg in *"$needle"*) ;; *) problems="$problems; no '$needle' in: $msg" ;; esac
+    local needles=()
+    while [ $# -gt 0 ] && [ "$1" != -- ]; do
+        needles+=("$1")
+        shift
     done
-    if [ -z "$problems" ]; then pass "$name"; else fail "$name" "$problems"; fi
+    if [ $# -gt 0 ]; then
+        shift
+        run "$@"
+    fi
+    local problems=() msg nerr nother needle f
+    msg=$(grep '^seqlm: error: ' "$T/stderr")
+    nerr=$(grep -c '^seqlm: error: ' "$T/stderr")
+    [ "$rc" -eq "$want" ] || problems+=("exit status $rc, expected $want")
+    [ "$nerr" -eq 1 ] || problems+=("$nerr 'seqlm: error:' lines on stderr, expected one")
+    if [ -n "${CLI_ERROR_ALONE:-}" ]; then
+        nother=$(grep -v -c -e '^seqlm: error: ' -e '^seqlm: warning: ' "$T/stderr")
+        [ "$nother" -eq 0 ] ||
+            problems+=("$nother stderr lines besides the error line and warnings, expected none")
+    fi
+    for needle in ${needles[@]+"${needles[@]}"}; do
+        case $msg in
+        *"$needle"*) ;;
+        *) problems+=("the error line does not mention '$needle'") ;;
+        esac
+    done
+    if [ -n "$out" ]; then
+        [ ! -e "$out" ] || problems+=("output '$out' was left behind")
+        for f in "$out".tmp.*; do
+            [ ! -e "$f" ] || problems+=("temporary file '$f' was left behind")
+        done
+    fi
+    if [ ${#problems[@]} -eq 0 ]; then pass "$name"; else fail "$name" "${problems[@]}"; fi
 }
 
 # json_field FILE KEY: one field of the JSON object in FILE (empty if missing or not JSON).
 json_field() {
     python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1" "$2" \
         2>/dev/null
+}
+
+# (the Python that reads the header of the safetensors file sys.argv[1] into h)
+_cli_st_header='import json, struct, sys
+with open(sys.argv[1], "rb") as f:
+    h = json.loads(f.read(struct.unpack("<Q", f.read(8))[0]))'
+
+# st_meta FILE KEY: one "__metadata__" entry of the safetensors file FILE (empty if missing).
+st_meta() {
+    python3 -c "$_cli_st_header"'
+print(h.get("__metadata__", {}).get(sys.argv[2], ""))' "$1" "$2" 2>/dev/null
+}
+
+# st_tensors FILE: the names of the tensors in the safetensors file FILE, one a line.
+st_tensors() {
+    python3 -c "$_cli_st_header"'
+print("\n".join(k for k in h if k != "__metadata__"))' "$1" 2>/dev/null
+}
+
+# valid_utf8 FILE: the file is valid UTF-8.
+valid_utf8() {
+    python3 -c 'import sys; open(sys.argv[1], "rb").read().decode("utf-8")' "$1" 2>/dev/null
 }
