@@ -12,7 +12,9 @@
 # bad usage exit 2; unknown gold tags at eval time are counted with one warning naming
 # file:line; --encoding on train/eval/predict (tests/data/tag_cp1252.conll, tag_euckr.conll)
 # and its errors (undefined byte: file, line, byte; unknown or UTF-16 encoding: usage);
-# --zero-digits, --unk-replace, --lr-decay, --max-time and their usage errors. Each check prints PASS or FAIL; the exit status is non-zero on any failure.
+# --zero-digits, --unk-replace, --lr-decay, --max-time and their usage errors;
+# the shared training options' defaults and messages. Each check prints PASS or FAIL; the exit
+# status is non-zero on any failure.
 set -u
 
 . "$(dirname "$0")/clilib.sh" || exit 1
@@ -133,6 +135,20 @@ expect_error "--max-time 0" 2 "--max-time must be a number of seconds > 0" -- \
     "$SEQLM" tag train --train "$DATAF" -o x.st --max-time 0
 expect_error "--lr-decay negative" 2 "--lr-decay must be a number >= 0" -- \
     "$SEQLM" tag train --train "$DATAF" -o x.st --lr-decay -1
+
+# the shared training options: tag's defaults (adam; sgd at its own rate), their messages
+run "$SEQLM" tag train --train "$DATAF" -o os.st --embedding 8 --hidden 8 --epochs 1 --min-count 1 \
+    --threads 1 --lr 0.05 --optimizer sgd
+check_cmd "--lr before --optimizer is kept" grep -q "; sgd lr 0.05, batch" "$T/stderr"
+run "$SEQLM" tag train --train "$DATAF" -o os.st --embedding 8 --hidden 8 --epochs 1 --min-count 1 \
+    --threads 1 --optimizer sgd
+check_cmd "--optimizer sgd: sgd's own default rate" grep -q "; sgd lr 0.1, batch" "$T/stderr"
+expect_error "--epochs 0" 2 "--epochs must be an integer >= 1, not '0'" -- \
+    "$SEQLM" tag train --train "$DATAF" -o x.st --epochs 0
+expect_error "--batch beyond its range" 2 "--batch must be an integer from 1 to 65536" -- \
+    "$SEQLM" tag eval -m os.st --batch 70000 "$DATAF"
+expect_error "a long option without its value" 2 "option '--lr' needs a value" -- \
+    "$SEQLM" tag train --train "$DATAF" -o x.st --lr
 
 # bad input
 printf 'a X B-PER\nb O\n' > ragged.conll
