@@ -199,6 +199,7 @@ static const struct option shared_options[] = {
     {"elmo", required_argument, 0, CLI_O_ELMO},
     {"char-dim", required_argument, 0, CLI_O_CHAR_DIM},
     {"char-hidden", required_argument, 0, CLI_O_CHAR_HIDDEN},
+    {"max-word-chars", required_argument, 0, CLI_O_MAX_WORD_CHARS},
     {0, 0, 0, 0}};
 
 /* The field behind option id, NULL when t does not take it. */
@@ -261,6 +262,8 @@ static const void *field_of(const cli_train_opts *t, int id) {
         return t->char_dim;
     case CLI_O_CHAR_HIDDEN:
         return t->char_hidden;
+    case CLI_O_MAX_WORD_CHARS:
+        return t->max_word_chars;
     default:
         return NULL;
     }
@@ -450,7 +453,17 @@ int cli_train_option(const char *cmd, int opt, const char *arg, cli_train_opts *
     case CLI_O_CHAR_HIDDEN:
         if (!(rc = int_arg(cmd, opt, arg, 1, 1 << 12, &v))) *t->char_hidden = (int)v;
         break;
+    case CLI_O_MAX_WORD_CHARS:
+        if (!(rc = int_arg(cmd, opt, arg, 2, 4096, &v))) *t->max_word_chars = (int)v;
+        break;
     }
     if (!rc) t->given |= CLI_GIVEN(opt);
     return rc ? EXIT_USAGE : 0;
+}
+
+int cli_train_check(const char *cmd, const cli_train_opts *t) {
+    if ((t->given & CLI_GIVEN(CLI_O_MAX_WORD_CHARS)) && t->char_dim && *t->char_dim == 0)
+        return cli_usage(cmd, "--max-word-chars is for the character BiLSTM of --char-dim N "
+                              "(N > 0)");
+    return 0;
 }

@@ -50,6 +50,7 @@ int cli_int_opt(const char *cmd, const char *name, const char *arg, long long lo
  *         default:
  *             if (cli_train_option(cmd, c, optarg, &t)) return EXIT_USAGE;
  *         }
+ *     if (cli_train_check(cmd, &t)) return EXIT_USAGE;
  * Options that mean different things in different commands (--lr-decay of tag train, --unit,
  * --arch) stay with each command. */
 enum {
@@ -82,6 +83,7 @@ enum {
     CLI_O_ELMO,
     CLI_O_CHAR_DIM,
     CLI_O_CHAR_HIDDEN,
+    CLI_O_MAX_WORD_CHARS,
     CLI_O_END
 };
 /* The bit of cli_train_opts.given that says option id was given. */
@@ -119,8 +121,8 @@ typedef struct {
     size_t *max_vocab; /* >= 4 */
     int *lower;
     const char **elmo;
-    int *char_dim, *char_hidden; /* 0 to 4096, 1 to 4096 */
-    uint64_t given;              /* set by cli_train_option: CLI_GIVEN(id) for each option seen */
+    int *char_dim, *char_hidden, *max_word_chars; /* 0 to 4096, 1 to 4096, 2 to 4096 */
+    uint64_t given; /* set by cli_train_option: CLI_GIVEN(id) for each option seen */
 } cli_train_opts;
 
 /* The shared options of seqlm train and elmo train, into their model and training configs and
@@ -138,6 +140,9 @@ void cli_train_table(struct option *out, size_t cap, const cli_train_opts *t,
  * Anything else, such as cli_getopt's '?' (which has printed its message), returns EXIT_USAGE
  * without one, so a command passes every option its switch does not know. */
 int cli_train_option(const char *cmd, int opt, const char *arg, cli_train_opts *t);
+/* After the options: --max-word-chars without --char-dim N (N > 0) is a usage error for cmd
+ * (EXIT_USAGE); 0 otherwise. */
+int cli_train_check(const char *cmd, const cli_train_opts *t);
 /* The long name of the first entry of opts (ended by a zero entry) whose value is id ("lr" for
  * CLI_O_LR, "unit" for 'u'), "?" if none. */
 const char *cli_option_name(const struct option *opts, int id);

@@ -59,6 +59,9 @@ static const char classify_help[] =
     "                           character embeddings of size N; rare and unseen words get one\n"
     "                           too (default 0: none)\n"
     "      --char-hidden N      the character BiLSTM's units per direction (default 25)\n"
+    "      --max-word-chars N   the longest word the character BiLSTM reads: a longer one\n"
+    "                           gives its first N/2 and last N - N/2 characters (default 24,\n"
+    "                           2 to 4096; needs --char-dim; kept in the model)\n"
     "      --elmo ELMO          add the learned scalar mix of the layers of an ELMo model\n"
     "                           (seqlm elmo train, the same --unit; frozen) to each token's\n"
     "                           input; the model records its path and fingerprint. eval,\n"
@@ -715,7 +718,8 @@ int cmd_classify(int argc, char **argv) {
                            .lower = &o.mc.lower,
                            .elmo = &o.elmo,
                            .char_dim = &o.mc.char_dim,
-                           .char_hidden = &o.mc.char_hidden};
+                           .char_hidden = &o.mc.char_hidden,
+                           .max_word_chars = &o.mc.max_word_chars};
     struct option lopts[64];
     cli_train_table(lopts, sizeof lopts / sizeof *lopts, &o.t, own);
     argc--;
@@ -835,6 +839,7 @@ int cmd_classify(int argc, char **argv) {
                               "characters already");
     if ((o.t.given & CLI_GIVEN(CLI_O_CHAR_HIDDEN)) && o.mc.char_dim == 0)
         return cli_usage(cmd, "--char-hidden sizes the character BiLSTM of --char-dim N (N > 0)");
+    if (cli_train_check(cmd, &o.t)) return EXIT_USAGE;
     if (training) o.mc.elmo = o.elmo;
     if (strcmp(o.sub, "train") == 0) return do_train(&o);
     if (strcmp(o.sub, "eval") == 0) return do_eval(&o);

@@ -35,6 +35,9 @@ static const char tag_help[] =
     "                         lookups (kept in the model: eval and predict do the same)\n"
     "      --char-dim N       character embedding size; 0 = no character features (default)\n"
     "      --char-hidden N    character BiLSTM units per direction (default 25)\n"
+    "      --max-word-chars N the longest word the character BiLSTM reads: a longer one gives\n"
+    "                         its first N/2 and last N - N/2 characters (default 24, 2 to 4096;\n"
+    "                         needs --char-dim; kept in the model)\n"
     "      --hidden N         sentence BiLSTM units per direction (default 200)\n"
     "      --layers N         sentence BiLSTM layers (default 1)\n"
     "      --dropout P        on the BiLSTM's input and output (default 0.5)\n"
@@ -208,7 +211,8 @@ static int tag_train(int argc, char **argv) {
                         .lower = &mc.lower,
                         .elmo = &mc.elmo,
                         .char_dim = &mc.char_dim,
-                        .char_hidden = &mc.char_hidden};
+                        .char_hidden = &mc.char_hidden,
+                        .max_word_chars = &mc.max_word_chars};
     struct option opts[64];
     cli_train_table(opts, sizeof opts / sizeof *opts, &t, own);
     int quiet = 0, c;
@@ -267,6 +271,7 @@ static int tag_train(int argc, char **argv) {
                          argv[optind]);
     if (!train_path) return cli_usage(cmd, "missing --train FILE");
     if (!tc.output_path) return cli_usage(cmd, "missing -o MODEL");
+    if (cli_train_check(cmd, &t)) return EXIT_USAGE;
     if (cli_check_output(tc.output_path)) return EXIT_INPUT;
     if (tc.log_path && cli_check_output(tc.log_path)) return EXIT_INPUT;
     if (tc.threads > 0) seqlm_set_threads(tc.threads);
