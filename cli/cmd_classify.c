@@ -59,6 +59,9 @@ static const char classify_help[] =
     "                           character embeddings of size N; rare and unseen words get one\n"
     "                           too (default 0: none)\n"
     "      --char-hidden N      the character BiLSTM's units per direction (default 25)\n"
+    "      --max-word-chars N   the longest word the character BiLSTM reads: a longer one\n"
+    "                           gives its first N/2 and last N - N/2 characters (default 24,\n"
+    "                           2 to 4096; needs --char-dim; kept in the model)\n"
     "      --elmo ELMO          add the learned scalar mix of the layers of an ELMo model\n"
     "                           (seqlm elmo train, the same --unit; frozen) to each token's\n"
     "                           input; the model records its path and fingerprint. eval,\n"
@@ -149,41 +152,19 @@ static void on_event(void *ctx, const seqlm_classify_event *e) {
 enum {
     O_LABELFILE = 256,
     O_FORMAT,
-    O_ENCODING,
     O_ALLOWEMPTY,
     O_SPLITID,
-    O_VALID,
     O_HELDOUT,
-    O_ARCH,
-    O_LAYERS,
-    O_HIDDEN,
-    O_EMB,
-    O_UNIDIR,
-    O_BIDIR,
-    O_POOL,
-    O_DROPOUT,
-    O_MINCOUNT,
-    O_LOWER,
-    O_CHARDIM,
-    O_CHARHIDDEN,
-    O_OPTIM,
-    O_LR,
-    O_WD,
-    O_CLIP,
-    O_BATCH,
     O_EVALBATCH,
-    O_EPOCHS,
-    O_PATIENCE,
-    O_MAXTIME,
-    O_SEED,
-    O_THREADS,
-    O_LOG,
-    O_LOGINT,
     O_FOLDS,
     O_FOLDLIMIT,
     O_JSON,
     O_HEADER,
-    O_ELMO
+    /* model options (train and cv only), besides the shared ones */
+    O_ARCH,
+    O_UNIDIR,
+    O_BIDIR,
+    O_POOL
 };
 
 #define MAX_LABEL_FILES 64
@@ -204,14 +185,12 @@ typedef struct {
     seqlm_classify_config mc;
     uint64_t min_count;
     seqlm_classify_train_config tc;
-    int set_lr, set_wd;
     int folds, fold_limit;
     int json, header, quiet;
     const char *output, *model;
     const char *elmo; /* --elmo: train, cv: the ELMo model; eval, predict: where it is now */
-    int char_hidden_set;
-    int model_flag; /* a model or training option was given */
-    const char *model_flag_name;
+    int model_flag;   /* the last model or training option given (its id), 0 if none */
+    cli_train_opts t; /* the shared options, pointing into mc and tc */
 } opts;
 
 /* Reads every input of o into d: FILE arguments in the format, then the label files.
@@ -669,51 +648,36 @@ static int do_cv(opts *o) {
     return rc;
 }
 
+/* Options of train and cv alone: the model's settings and the training's (not --threads,
+ * --encoding, --valid or --elmo, which eval and predict take too). */
+static int train_only(int c) {
+    if (c >= CLI_O_OPTIMIZER)
+        return c != CLI_O_THREADS && c != CLI_O_ENCODING && c != CLI_O_VALID && c != CLI_O_ELMO;
+    return (c >= O_ARCH && c <= O_POOL) || c == 'u';
+}
+
 int cmd_classify(int argc, char **argv) {
-    static const struct option lopts[] = {{"label-file", required_argument, 0, O_LABELFILE},
-                                          {"format", required_argument, 0, O_FORMAT},
-                                          {"encoding", required_argument, 0, O_ENCODING},
-                                          {"allow-empty", no_argument, 0, O_ALLOWEMPTY},
-                                          {"split-by-id", required_argument, 0, O_SPLITID},
-                                          {"valid", required_argument, 0, O_VALID},
-                                          {"heldout", required_argument, 0, O_HELDOUT},
-                                          {"arch", required_argument, 0, O_ARCH},
-                                          {"layers", required_argument, 0, O_LAYERS},
-                                          {"hidden", required_argument, 0, O_HIDDEN},
-                                          {"embedding", required_argument, 0, O_EMB},
-                                          {"unidirectional", no_argument, 0, O_UNIDIR},
-                                          {"bidirectional", no_argument, 0, O_BIDIR},
-                                          {"pool", required_argument, 0, O_POOL},
-                                          {"dropout", required_argument, 0, O_DROPOUT},
-                                          {"unit", required_argument, 0, 'u'},
-                                          {"min-count", required_argument, 0, O_MINCOUNT},
-                                          {"lower", no_argument, 0, O_LOWER},
-                                          {"char-dim", required_argument, 0, O_CHARDIM},
-                                          {"char-hidden", required_argument, 0, O_CHARHIDDEN},
-                                          {"optimizer", required_argument, 0, O_OPTIM},
-                                          {"lr", required_argument, 0, O_LR},
-                                          {"weight-decay", required_argument, 0, O_WD},
-                                          {"clip", required_argument, 0, O_CLIP},
-                                          {"batch", required_argument, 0, O_BATCH},
-                                          {"eval-batch", required_argument, 0, O_EVALBATCH},
-                                          {"epochs", required_argument, 0, O_EPOCHS},
-                                          {"patience", required_argument, 0, O_PATIENCE},
-                                          {"max-time", required_argument, 0, O_MAXTIME},
-                                          {"time-limit", required_argument, 0, O_MAXTIME},
-                                          {"seed", required_argument, 0, O_SEED},
-                                          {"threads", required_argument, 0, O_THREADS},
-                                          {"log", required_argument, 0, O_LOG},
-                                          {"log-interval", required_argument, 0, O_LOGINT},
-                                          {"folds", required_argument, 0, O_FOLDS},
-                                          {"fold-limit", required_argument, 0, O_FOLDLIMIT},
-                                          {"json", no_argument, 0, O_JSON},
-                                          {"header", no_argument, 0, O_HEADER},
-                                          {"elmo", required_argument, 0, O_ELMO},
-                                          {"output", required_argument, 0, 'o'},
-                                          {"model", required_argument, 0, 'm'},
-                                          {"quiet", no_argument, 0, 'q'},
-                                          {"help", no_argument, 0, 'h'},
-                                          {0, 0, 0, 0}};
+    static const struct option own[] = {{"label-file", required_argument, 0, O_LABELFILE},
+                                        {"format", required_argument, 0, O_FORMAT},
+                                        {"allow-empty", no_argument, 0, O_ALLOWEMPTY},
+                                        {"split-by-id", required_argument, 0, O_SPLITID},
+                                        {"heldout", required_argument, 0, O_HELDOUT},
+                                        {"arch", required_argument, 0, O_ARCH},
+                                        {"unidirectional", no_argument, 0, O_UNIDIR},
+                                        {"bidirectional", no_argument, 0, O_BIDIR},
+                                        {"pool", required_argument, 0, O_POOL},
+                                        {"unit", required_argument, 0, 'u'},
+                                        {"eval-batch", required_argument, 0, O_EVALBATCH},
+                                        {"time-limit", required_argument, 0, CLI_O_MAX_TIME},
+                                        {"folds", required_argument, 0, O_FOLDS},
+                                        {"fold-limit", required_argument, 0, O_FOLDLIMIT},
+                                        {"json", no_argument, 0, O_JSON},
+                                        {"header", no_argument, 0, O_HEADER},
+                                        {"output", required_argument, 0, 'o'},
+                                        {"model", required_argument, 0, 'm'},
+                                        {"quiet", no_argument, 0, 'q'},
+                                        {"help", no_argument, 0, 'h'},
+                                        {0, 0, 0, 0}};
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
         fputs(classify_help, argc < 2 ? stderr : stdout);
         return argc < 2 ? EXIT_USAGE : 0;
@@ -731,6 +695,33 @@ int cmd_classify(int argc, char **argv) {
     o.tc = seqlm_classify_train_default_config();
     o.min_count = 2;
     o.folds = 10;
+    o.t = (cli_train_opts){.optim = &o.tc.optim,
+                           .weight_decay = 1,
+                           .clip = &o.tc.clip,
+                           .epochs = &o.tc.epochs,
+                           .patience = &o.tc.patience,
+                           .max_time = &o.tc.max_time,
+                           .seed = &o.tc.seed,
+                           .threads = &o.tc.threads,
+                           .batch = &o.tc.batch,
+                           .batch_max = 1 << 16,
+                           .log_path = &o.tc.log_path,
+                           .log_interval = &o.tc.log_interval,
+                           .valid_path = &o.valid,
+                           .encoding = &o.encoding,
+                           .layers = &o.mc.layers,
+                           .hidden = &o.mc.hidden,
+                           .embedding = &o.mc.embedding,
+                           .size_max = 1 << 16,
+                           .dropout = &o.mc.dropout,
+                           .min_count = &o.min_count,
+                           .lower = &o.mc.lower,
+                           .elmo = &o.elmo,
+                           .char_dim = &o.mc.char_dim,
+                           .char_hidden = &o.mc.char_hidden,
+                           .max_word_chars = &o.mc.max_word_chars};
+    struct option lopts[64];
+    cli_train_table(lopts, sizeof lopts / sizeof *lopts, &o.t, own);
     argc--;
     argv++;
     optind = 1;
@@ -738,11 +729,7 @@ int cmd_classify(int argc, char **argv) {
     long long v;
     double d;
     while ((c = cli_getopt(argc, argv, ":o:m:u:qh", lopts, cmd)) != -1) {
-        if ((c >= O_ARCH && c <= O_LOGINT && c != O_EVALBATCH && c != O_THREADS) || c == 'u') {
-            o.model_flag = 1;
-            for (const struct option *q = lopts; q->name; q++)
-                if (q->val == c) o.model_flag_name = q->name;
-        }
+        if (train_only(c)) o.model_flag = c;
         switch (c) {
         case O_LABELFILE: {
             const char *eq = strchr(optarg, '=');
@@ -760,10 +747,6 @@ int cmd_classify(int argc, char **argv) {
                 return cli_usage(cmd, "unknown --format '%s' (tsv, nsmc, text)", optarg);
             o.format_set = 1;
             break;
-        case O_ENCODING:
-            if (cli_encoding(cmd, optarg)) return EXIT_USAGE;
-            o.encoding = optarg;
-            break;
         case O_ALLOWEMPTY:
             o.allow_empty = 1;
             break;
@@ -771,9 +754,6 @@ int cmd_classify(int argc, char **argv) {
             if (cli_int(optarg, 2, INT32_MAX, &v))
                 return cli_usage(cmd, "--split-by-id must be an integer >= 2, not '%s'", optarg);
             o.split_id = (int)v;
-            break;
-        case O_VALID:
-            o.valid = optarg;
             break;
         case O_HELDOUT:
             if (cli_double(optarg, 0, 0.9, &d))
@@ -786,22 +766,6 @@ int cmd_classify(int argc, char **argv) {
                 return cli_usage(cmd, "unknown --arch '%s' (lstm, gru, rnn-tanh, rnn-relu)",
                                  optarg);
             break;
-        case O_LAYERS:
-            if (cli_int(optarg, 1, SEQLM_MAX_LAYERS, &v))
-                return cli_usage(cmd, "--layers must be an integer from 1 to %d, not '%s'",
-                                 SEQLM_MAX_LAYERS, optarg);
-            o.mc.layers = (int)v;
-            break;
-        case O_HIDDEN:
-            if (cli_int(optarg, 1, 1 << 16, &v))
-                return cli_usage(cmd, "--hidden must be an integer >= 1, not '%s'", optarg);
-            o.mc.hidden = (int)v;
-            break;
-        case O_EMB:
-            if (cli_int(optarg, 1, 1 << 16, &v))
-                return cli_usage(cmd, "--embedding must be an integer >= 1, not '%s'", optarg);
-            o.mc.embedding = (int)v;
-            break;
         case O_UNIDIR:
             o.mc.bidirectional = 0;
             break;
@@ -812,116 +776,17 @@ int cmd_classify(int argc, char **argv) {
             if (seqlm_pool_parse(optarg, &o.mc.pool))
                 return cli_usage(cmd, "unknown --pool '%s' (last, mean, max)", optarg);
             break;
-        case O_DROPOUT:
-            if (cli_double(optarg, 0, 0.999, &d))
-                return cli_usage(cmd, "--dropout must be a number in [0, 1), not '%s'", optarg);
-            o.mc.dropout = (float)d;
-            break;
         case 'u':
             if (cli_unit(cmd, optarg, &o.mc.unit)) return EXIT_USAGE;
             if (o.mc.unit == SEQLM_UNIT_BYTE)
                 return cli_usage(cmd, "--unit must be word or char for classification");
             break;
-        case O_MINCOUNT:
-            if (cli_int(optarg, 1, INT64_MAX, &v))
-                return cli_usage(cmd, "--min-count must be an integer >= 1, not '%s'", optarg);
-            o.min_count = (uint64_t)v;
-            break;
-        case O_LOWER:
-            o.mc.lower = 1;
-            break;
-        case O_CHARDIM:
-            if (cli_int(optarg, 0, 1 << 12, &v))
-                return cli_usage(cmd, "--char-dim must be an integer from 0 to 4096, not '%s'",
-                                 optarg);
-            o.mc.char_dim = (int)v;
-            break;
-        case O_CHARHIDDEN:
-            if (cli_int(optarg, 1, 1 << 12, &v))
-                return cli_usage(cmd, "--char-hidden must be an integer from 1 to 4096, not '%s'",
-                                 optarg);
-            o.mc.char_hidden = (int)v;
-            o.char_hidden_set = 1;
-            break;
-        case O_OPTIM: {
-            seqlm_optim_kind k;
-            if (seqlm_optim_parse(optarg, &k))
-                return cli_usage(cmd,
-                                 "unknown --optimizer '%s' (adam, adamw, nadam, sgd, adagrad, "
-                                 "rmsprop)",
-                                 optarg);
-            float lr = o.tc.optim.lr, wd = o.tc.optim.weight_decay;
-            o.tc.optim = seqlm_optim_defaults(k);
-            if (o.set_lr) o.tc.optim.lr = lr;
-            if (o.set_wd) o.tc.optim.weight_decay = wd;
-            break;
-        }
-        case O_LR:
-            if (cli_double(optarg, 1e-30, 1e30, &d))
-                return cli_usage(cmd, "--lr must be a number > 0, not '%s'", optarg);
-            o.tc.optim.lr = (float)d;
-            o.set_lr = 1;
-            break;
-        case O_WD:
-            if (cli_double(optarg, 0, 1e30, &d))
-                return cli_usage(cmd, "--weight-decay must be a number >= 0, not '%s'", optarg);
-            o.tc.optim.weight_decay = (float)d;
-            o.set_wd = 1;
-            break;
-        case O_CLIP:
-            if (cli_double(optarg, 0, 1e30, &d))
-                return cli_usage(cmd, "--clip must be a number >= 0, not '%s'", optarg);
-            o.tc.clip = (float)d;
-            break;
-        case O_BATCH:
-            if (cli_int(optarg, 1, 1 << 16, &v))
-                return cli_usage(cmd, "--batch must be an integer >= 1, not '%s'", optarg);
-            o.tc.batch = (int)v;
-            break;
         case O_EVALBATCH:
-            if (cli_int(optarg, 1, 1 << 16, &v))
-                return cli_usage(cmd, "--eval-batch must be an integer >= 1, not '%s'", optarg);
-            o.tc.eval_batch = (int)v;
-            break;
-        case O_EPOCHS:
-            if (cli_int(optarg, 1, INT32_MAX, &v))
-                return cli_usage(cmd, "--epochs must be an integer >= 1, not '%s'", optarg);
-            o.tc.epochs = (int)v;
-            break;
-        case O_PATIENCE:
-            if (cli_int(optarg, 0, INT32_MAX, &v))
-                return cli_usage(cmd, "--patience must be an integer >= 0, not '%s'", optarg);
-            o.tc.patience = (int)v;
-            break;
-        case O_MAXTIME:
-            if (cli_double(optarg, 1e-9, 1e12, &d))
-                return cli_usage(cmd, "--max-time must be a number of seconds > 0, not '%s'",
-                                 optarg);
-            o.tc.max_time = d;
-            break;
-        case O_SEED:
-            if (cli_seed(cmd, optarg, &v)) return EXIT_USAGE;
-            o.tc.seed = (uint64_t)v;
-            break;
-        case O_THREADS:
-            if (cli_int(optarg, 1, 4096, &v))
-                return cli_usage(cmd, "--threads must be an integer >= 1, not '%s'", optarg);
-            o.tc.threads = (int)v;
-            break;
-        case O_LOG:
-            o.tc.log_path = optarg;
-            break;
-        case O_LOGINT:
-            if (cli_double(optarg, 0, 1e9, &d))
-                return cli_usage(cmd, "--log-interval must be a number of seconds >= 0, not '%s'",
-                                 optarg);
-            o.tc.log_interval = d;
+            if (cli_int_opt(cmd, "eval-batch", optarg, 1, 1 << 16, &o.tc.eval_batch))
+                return EXIT_USAGE;
             break;
         case O_FOLDS:
-            if (cli_int(optarg, 2, 1000, &v))
-                return cli_usage(cmd, "--folds must be an integer from 2 to 1000, not '%s'",
-                                 optarg);
-            o.folds = (int)v;
+            if (cli_int_opt(cmd, "folds", optarg, 2, 1000, &o.folds)) return EXIT_USAGE;
             break;
         case O_FOLDLIMIT:
             if (cli_int(optarg, 1, 1000, &v))
@@ -933,9 +798,6 @@ int cmd_classify(int argc, char **argv) {
             break;
         case O_HEADER:
             o.header = 1;
-            break;
-        case O_ELMO:
-            o.elmo = optarg;
             break;
         case 'o':
             o.output = optarg;
@@ -950,7 +812,7 @@ int cmd_classify(int argc, char **argv) {
             fputs(classify_help, stdout);
             return 0;
         default:
-            return EXIT_USAGE;
+            if (cli_train_option(cmd, c, optarg, &o.t)) return EXIT_USAGE;
         }
     }
     for (int i = optind; i < argc; i++) {
@@ -960,7 +822,7 @@ int cmd_classify(int argc, char **argv) {
     }
     if (!training && o.model_flag)
         return cli_usage(cmd, "--%s is for train and cv (the model file holds its settings)",
-                         o.model_flag_name);
+                         cli_option_name(lopts, o.model_flag));
     if (!training && (o.valid || o.heldout_set))
         return cli_usage(cmd, "--valid and --heldout are for train");
     if (strcmp(o.sub, "cv") && (o.folds != 10 || o.fold_limit))
@@ -975,8 +837,9 @@ int cmd_classify(int argc, char **argv) {
     if (o.mc.char_dim > 0 && o.mc.unit != SEQLM_UNIT_WORD)
         return cli_usage(cmd, "--char-dim is for --unit word: with --unit char the tokens are "
                               "characters already");
-    if (o.char_hidden_set && o.mc.char_dim == 0)
+    if ((o.t.given & CLI_GIVEN(CLI_O_CHAR_HIDDEN)) && o.mc.char_dim == 0)
         return cli_usage(cmd, "--char-hidden sizes the character BiLSTM of --char-dim N (N > 0)");
+    if (cli_train_check(cmd, &o.t)) return EXIT_USAGE;
     if (training) o.mc.elmo = o.elmo;
     if (strcmp(o.sub, "train") == 0) return do_train(&o);
     if (strcmp(o.sub, "eval") == 0) return do_eval(&o);

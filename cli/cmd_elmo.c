@@ -138,201 +138,29 @@ static void on_event(void *ctx, const seqlm_train_event *e) {
     }
 }
 
-enum {
-    O_TRAIN = 256,
-    O_VALID,
-    O_LAYERS,
-    O_HIDDEN,
-    O_EMB,
-    O_DROPOUT,
-    O_MINCOUNT,
-    O_MAXVOCAB,
-    O_BPTT,
-    O_BATCH,
-    O_OPTIM,
-    O_LR,
-    O_CLIP,
-    O_SCHED,
-    O_LRDECAY,
-    O_EPOCHS,
-    O_PATIENCE,
-    O_MAXSTEPS,
-    O_MAXTIME,
-    O_SEED,
-    O_THREADS,
-    O_LOG,
-    O_LOGINT,
-    O_FORMAT,
-    O_AVERAGE,
-    O_MIX
-};
+enum { O_FORMAT = 256, O_AVERAGE, O_MIX };
 
 static int elmo_train(int argc, char **argv) {
-    static const struct option opts[] = {{"train", required_argument, 0, O_TRAIN},
-                                         {"valid", required_argument, 0, O_VALID},
-                                         {"output", required_argument, 0, 'o'},
-                                         {"unit", required_argument, 0, 'u'},
-                                         {"min-count", required_argument, 0, O_MINCOUNT},
-                                         {"max-vocab", required_argument, 0, O_MAXVOCAB},
-                                         {"layers", required_argument, 0, O_LAYERS},
-                                         {"hidden", required_argument, 0, O_HIDDEN},
-                                         {"embedding", required_argument, 0, O_EMB},
-                                         {"dropout", required_argument, 0, O_DROPOUT},
-                                         {"bptt", required_argument, 0, O_BPTT},
-                                         {"batch", required_argument, 0, O_BATCH},
-                                         {"optimizer", required_argument, 0, O_OPTIM},
-                                         {"lr", required_argument, 0, O_LR},
-                                         {"clip", required_argument, 0, O_CLIP},
-                                         {"schedule", required_argument, 0, O_SCHED},
-                                         {"lr-decay", required_argument, 0, O_LRDECAY},
-                                         {"epochs", required_argument, 0, O_EPOCHS},
-                                         {"patience", required_argument, 0, O_PATIENCE},
-                                         {"max-steps", required_argument, 0, O_MAXSTEPS},
-                                         {"max-time", required_argument, 0, O_MAXTIME},
-                                         {"seed", required_argument, 0, O_SEED},
-                                         {"threads", required_argument, 0, O_THREADS},
-                                         {"log", required_argument, 0, O_LOG},
-                                         {"log-interval", required_argument, 0, O_LOGINT},
-                                         {"quiet", no_argument, 0, 'q'},
-                                         {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
+    static const struct option own[] = {{"output", required_argument, 0, 'o'},
+                                        {"unit", required_argument, 0, 'u'},
+                                        {"quiet", no_argument, 0, 'q'},
+                                        {"help", no_argument, 0, 'h'},
+                                        {0, 0, 0, 0}};
     const char *cmd = "elmo train";
     seqlm_elmo_train_config ec = seqlm_elmo_train_default_config();
     seqlm_lm_config *mc = &ec.lm;
     seqlm_train_config *tc = &ec.train;
-    int quiet = 0, c, set_hidden = 0, set_emb = 0, set_lr = 0;
-    long long v;
-    double d;
+    cli_train_opts t = cli_lm_train_opts(mc, tc, &ec.min_count, &ec.max_vocab);
+    struct option opts[64];
+    cli_train_table(opts, sizeof opts / sizeof *opts, &t, own);
+    int quiet = 0, c;
     while ((c = cli_getopt(argc, argv, ":o:u:qh", opts, cmd)) != -1) {
         switch (c) {
-        case O_TRAIN:
-            tc->train_path = optarg;
-            break;
-        case O_VALID:
-            tc->valid_path = optarg;
-            break;
         case 'o':
             tc->output_path = optarg;
             break;
         case 'u':
             if (cli_unit(cmd, optarg, &mc->unit)) return EXIT_USAGE;
-            break;
-        case O_MINCOUNT:
-            if (cli_int(optarg, 1, INT64_MAX, &v))
-                return cli_usage(cmd, "--min-count must be an integer >= 1, not '%s'", optarg);
-            ec.min_count = (uint64_t)v;
-            break;
-        case O_MAXVOCAB:
-            if (cli_int(optarg, 4, INT32_MAX, &v))
-                return cli_usage(cmd, "--max-vocab must be an integer >= 4, not '%s'", optarg);
-            ec.max_vocab = (size_t)v;
-            break;
-        case O_LAYERS:
-            if (cli_int(optarg, 1, SEQLM_MAX_LAYERS, &v))
-                return cli_usage(cmd, "--layers must be an integer from 1 to %d, not '%s'",
-                                 SEQLM_MAX_LAYERS, optarg);
-            mc->layers = (int)v;
-            break;
-        case O_HIDDEN:
-            if (cli_int(optarg, 1, 1 << 20, &v))
-                return cli_usage(cmd, "--hidden must be an integer >= 1, not '%s'", optarg);
-            mc->hidden = (int)v;
-            set_hidden = 1;
-            break;
-        case O_EMB:
-            if (cli_int(optarg, 1, 1 << 20, &v))
-                return cli_usage(cmd, "--embedding must be an integer >= 1, not '%s'", optarg);
-            mc->embedding = (int)v;
-            set_emb = 1;
-            break;
-        case O_DROPOUT:
-            if (cli_double(optarg, 0, 0.999, &d))
-                return cli_usage(cmd, "--dropout must be a number in [0, 1), not '%s'", optarg);
-            mc->dropout = (float)d;
-            break;
-        case O_BPTT:
-            if (cli_int(optarg, 1, 1 << 20, &v))
-                return cli_usage(cmd, "--bptt must be an integer >= 1, not '%s'", optarg);
-            tc->bptt = (int)v;
-            break;
-        case O_BATCH:
-            if (cli_int(optarg, 1, 1 << 20, &v))
-                return cli_usage(cmd, "--batch must be an integer >= 1, not '%s'", optarg);
-            tc->batch = (int)v;
-            break;
-        case O_OPTIM: {
-            seqlm_optim_kind k;
-            if (seqlm_optim_parse(optarg, &k))
-                return cli_usage(cmd,
-                                 "unknown --optimizer '%s' (sgd, adagrad, rmsprop, adam, adamw, "
-                                 "nadam)",
-                                 optarg);
-            float lr = tc->optim.lr;
-            tc->optim = seqlm_optim_defaults(k);
-            if (set_lr || k == SEQLM_OPT_SGD) tc->optim.lr = set_lr ? lr : 20.0f;
-            break;
-        }
-        case O_LR:
-            if (cli_double(optarg, 1e-30, 1e30, &d))
-                return cli_usage(cmd, "--lr must be a number > 0, not '%s'", optarg);
-            tc->optim.lr = (float)d;
-            set_lr = 1;
-            break;
-        case O_CLIP:
-            if (cli_double(optarg, 0, 1e30, &d))
-                return cli_usage(cmd, "--clip must be a number >= 0, not '%s'", optarg);
-            tc->clip = (float)d;
-            break;
-        case O_SCHED:
-            if (seqlm_sched_parse(optarg, &tc->schedule))
-                return cli_usage(cmd,
-                                 "unknown --schedule '%s' (plateau, step, constant, linear, "
-                                 "cosine)",
-                                 optarg);
-            break;
-        case O_LRDECAY:
-            if (cli_double(optarg, 1, 1e30, &d))
-                return cli_usage(cmd, "--lr-decay must be a number >= 1, not '%s'", optarg);
-            tc->lr_decay = (float)d;
-            break;
-        case O_EPOCHS:
-            if (cli_int(optarg, 1, INT32_MAX, &v))
-                return cli_usage(cmd, "--epochs must be an integer >= 1, not '%s'", optarg);
-            tc->epochs = (int)v;
-            break;
-        case O_PATIENCE:
-            if (cli_int(optarg, 0, INT32_MAX, &v))
-                return cli_usage(cmd, "--patience must be an integer >= 0, not '%s'", optarg);
-            tc->patience = (int)v;
-            break;
-        case O_MAXSTEPS:
-            if (cli_int(optarg, 1, INT64_MAX, &v))
-                return cli_usage(cmd, "--max-steps must be an integer >= 1, not '%s'", optarg);
-            tc->max_steps = (uint64_t)v;
-            break;
-        case O_MAXTIME:
-            if (cli_double(optarg, 1e-9, 1e12, &d))
-                return cli_usage(cmd, "--max-time must be a number of seconds > 0, not '%s'",
-                                 optarg);
-            tc->max_time = d;
-            break;
-        case O_SEED:
-            if (cli_seed(cmd, optarg, &v)) return EXIT_USAGE;
-            tc->seed = (uint64_t)v;
-            break;
-        case O_THREADS:
-            if (cli_int(optarg, 1, 4096, &v))
-                return cli_usage(cmd, "--threads must be an integer >= 1, not '%s'", optarg);
-            tc->threads = (int)v;
-            break;
-        case O_LOG:
-            tc->log_path = optarg;
-            break;
-        case O_LOGINT:
-            if (cli_double(optarg, 0, 1e9, &d))
-                return cli_usage(cmd, "--log-interval must be a number of seconds >= 0, not '%s'",
-                                 optarg);
-            tc->log_interval = d;
             break;
         case 'q':
             quiet = 1;
@@ -341,7 +169,7 @@ static int elmo_train(int argc, char **argv) {
             fputs(train_help, stdout);
             return 0;
         default:
-            return EXIT_USAGE;
+            if (cli_train_option(cmd, c, optarg, &t)) return EXIT_USAGE;
         }
     }
     if (optind != argc)
@@ -349,6 +177,8 @@ static int elmo_train(int argc, char **argv) {
                          argv[optind]);
     if (!tc->train_path) return cli_usage(cmd, "missing --train FILE");
     if (!tc->output_path) return cli_usage(cmd, "missing -o ELMO");
+    int set_hidden = !!(t.given & CLI_GIVEN(CLI_O_HIDDEN)),
+        set_emb = !!(t.given & CLI_GIVEN(CLI_O_EMBEDDING));
     if (set_hidden && !set_emb) mc->embedding = mc->hidden;
     if (set_emb && !set_hidden) mc->hidden = mc->embedding;
     if (mc->embedding != mc->hidden)
@@ -417,21 +247,22 @@ static int parse_mix(const char *s, int K, float *w, float *gamma) {
 }
 
 static int elmo_embed(int argc, char **argv) {
-    static const struct option opts[] = {{"model", required_argument, 0, 'm'},
-                                         {"output", required_argument, 0, 'o'},
-                                         {"format", required_argument, 0, O_FORMAT},
-                                         {"average", no_argument, 0, O_AVERAGE},
-                                         {"mix", required_argument, 0, O_MIX},
-                                         {"batch", required_argument, 0, O_BATCH},
-                                         {"threads", required_argument, 0, O_THREADS},
-                                         {"seed", required_argument, 0, O_SEED},
-                                         {"quiet", no_argument, 0, 'q'},
-                                         {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
+    static const struct option own[] = {{"model", required_argument, 0, 'm'},
+                                        {"output", required_argument, 0, 'o'},
+                                        {"format", required_argument, 0, O_FORMAT},
+                                        {"average", no_argument, 0, O_AVERAGE},
+                                        {"mix", required_argument, 0, O_MIX},
+                                        {"quiet", no_argument, 0, 'q'},
+                                        {"help", no_argument, 0, 'h'},
+                                        {0, 0, 0, 0}};
     const char *cmd = "elmo embed", *model = NULL, *out = NULL, *mix = NULL;
     seqlm_elmo_embed_config ec = seqlm_elmo_embed_default_config();
     int quiet = 0, average = 0, threads = 0, c;
-    long long v;
+    uint64_t seed; /* accepted for uniformity: embedding draws no random numbers */
+    cli_train_opts t = {
+        .batch = &ec.batch, .batch_max = 1 << 16, .threads = &threads, .seed = &seed};
+    struct option opts[64];
+    cli_train_table(opts, sizeof opts / sizeof *opts, &t, own);
     while ((c = cli_getopt(argc, argv, ":m:o:qh", opts, cmd)) != -1) {
         switch (c) {
         case 'm':
@@ -454,20 +285,6 @@ static int elmo_embed(int argc, char **argv) {
         case O_MIX:
             mix = optarg;
             break;
-        case O_BATCH:
-            if (cli_int(optarg, 1, 1 << 16, &v))
-                return cli_usage(cmd, "--batch must be an integer from 1 to 65536, not '%s'",
-                                 optarg);
-            ec.batch = (int)v;
-            break;
-        case O_THREADS:
-            if (cli_int(optarg, 1, 4096, &v))
-                return cli_usage(cmd, "--threads must be an integer >= 1, not '%s'", optarg);
-            threads = (int)v;
-            break;
-        case O_SEED:
-            if (cli_seed(cmd, optarg, &v)) return EXIT_USAGE;
-            break;
         case 'q':
             quiet = 1;
             break;
@@ -475,7 +292,7 @@ static int elmo_embed(int argc, char **argv) {
             fputs(embed_help, stdout);
             return 0;
         default:
-            return EXIT_USAGE;
+            if (cli_train_option(cmd, c, optarg, &t)) return EXIT_USAGE;
         }
     }
     if (optind + 1 != argc)

@@ -35,6 +35,9 @@ static const char tag_help[] =
     "                         lookups (kept in the model: eval and predict do the same)\n"
     "      --char-dim N       character embedding size; 0 = no character features (default)\n"
     "      --char-hidden N    character BiLSTM units per direction (default 25)\n"
+    "      --max-word-chars N the longest word the character BiLSTM reads: a longer one gives\n"
+    "                         its first N/2 and last N - N/2 characters (default 24, 2 to 4096;\n"
+    "                         needs --char-dim; kept in the model)\n"
     "      --hidden N         sentence BiLSTM units per direction (default 200)\n"
     "      --layers N         sentence BiLSTM layers (default 1)\n"
     "      --dropout P        on the BiLSTM's input and output (default 0.5)\n"
@@ -136,36 +139,16 @@ static void on_event(void *ctx, const char *event, const double *v) {
 /* ---- shared --------------------------------------------------------------------------------- */
 
 enum {
-    O_ELMO = 200, /* apart from the rest, so that other options can be added without a clash */
-    O_TRAIN = 256,
-    O_VALID,
-    O_COLUMN,
+    O_COLUMN = 256,
     O_EMB,
     O_MINCOUNT,
-    O_LOWER,
-    O_CHARDIM,
-    O_CHARHID,
     O_HIDDEN,
-    O_LAYERS,
-    O_DROPOUT,
     O_CRF,
     O_METRIC,
-    O_BATCH,
-    O_OPTIM,
-    O_LR,
-    O_CLIP,
-    O_EPOCHS,
-    O_PATIENCE,
-    O_SEED,
-    O_THREADS,
-    O_LOG,
-    O_LOGINT,
     O_JSON,
-    O_ENCODING,
     O_ZERODIGITS,
     O_UNKREPLACE,
-    O_LRDECAY,
-    O_MAXTIME
+    O_LRDECAY
 };
 
 /* Warns once about the first gold tag the model does not know. */
@@ -192,54 +175,50 @@ static void warn_unknown_tags(const seqlm_tagger *m, const seqlm_tag_corpus *c) 
 /* ---- train ---------------------------------------------------------------------------------- */
 
 static int tag_train(int argc, char **argv) {
-    static const struct option opts[] = {{"train", required_argument, 0, O_TRAIN},
-                                         {"valid", required_argument, 0, O_VALID},
-                                         {"output", required_argument, 0, 'o'},
-                                         {"column", required_argument, 0, O_COLUMN},
-                                         {"embedding", required_argument, 0, O_EMB},
-                                         {"min-count", required_argument, 0, O_MINCOUNT},
-                                         {"lower", no_argument, 0, O_LOWER},
-                                         {"char-dim", required_argument, 0, O_CHARDIM},
-                                         {"char-hidden", required_argument, 0, O_CHARHID},
-                                         {"hidden", required_argument, 0, O_HIDDEN},
-                                         {"layers", required_argument, 0, O_LAYERS},
-                                         {"dropout", required_argument, 0, O_DROPOUT},
-                                         {"crf", no_argument, 0, O_CRF},
-                                         {"elmo", required_argument, 0, O_ELMO},
-                                         {"metric", required_argument, 0, O_METRIC},
-                                         {"batch", required_argument, 0, O_BATCH},
-                                         {"optimizer", required_argument, 0, O_OPTIM},
-                                         {"lr", required_argument, 0, O_LR},
-                                         {"clip", required_argument, 0, O_CLIP},
-                                         {"epochs", required_argument, 0, O_EPOCHS},
-                                         {"patience", required_argument, 0, O_PATIENCE},
-                                         {"seed", required_argument, 0, O_SEED},
-                                         {"threads", required_argument, 0, O_THREADS},
-                                         {"log", required_argument, 0, O_LOG},
-                                         {"log-interval", required_argument, 0, O_LOGINT},
-                                         {"encoding", required_argument, 0, O_ENCODING},
-                                         {"zero-digits", no_argument, 0, O_ZERODIGITS},
-                                         {"unk-replace", required_argument, 0, O_UNKREPLACE},
-                                         {"lr-decay", required_argument, 0, O_LRDECAY},
-                                         {"max-time", required_argument, 0, O_MAXTIME},
-                                         {"quiet", no_argument, 0, 'q'},
-                                         {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
+    static const struct option own[] = {{"output", required_argument, 0, 'o'},
+                                        {"column", required_argument, 0, O_COLUMN},
+                                        {"embedding", required_argument, 0, O_EMB},
+                                        {"min-count", required_argument, 0, O_MINCOUNT},
+                                        {"hidden", required_argument, 0, O_HIDDEN},
+                                        {"crf", no_argument, 0, O_CRF},
+                                        {"metric", required_argument, 0, O_METRIC},
+                                        {"zero-digits", no_argument, 0, O_ZERODIGITS},
+                                        {"unk-replace", required_argument, 0, O_UNKREPLACE},
+                                        {"lr-decay", required_argument, 0, O_LRDECAY},
+                                        {"quiet", no_argument, 0, 'q'},
+                                        {"help", no_argument, 0, 'h'},
+                                        {0, 0, 0, 0}};
     const char *cmd = "tag train";
     seqlm_tagger_config mc = seqlm_tagger_default_config();
     seqlm_tag_train_config tc = seqlm_tag_train_default_config();
     const char *train_path = NULL, *valid_path = NULL, *metric = NULL, *encoding = NULL;
-    int quiet = 0, c, set_lr = 0;
-    long long v;
+    cli_train_opts t = {.optim = &tc.optim,
+                        .clip = &tc.clip,
+                        .epochs = &tc.epochs,
+                        .patience = &tc.patience,
+                        .max_time = &tc.max_time,
+                        .seed = &tc.seed,
+                        .threads = &tc.threads,
+                        .batch = &tc.batch,
+                        .batch_max = 1 << 16,
+                        .log_path = &tc.log_path,
+                        .log_interval = &tc.log_interval,
+                        .train_path = &train_path,
+                        .valid_path = &valid_path,
+                        .encoding = &encoding,
+                        .layers = &mc.layers,
+                        .dropout = &mc.dropout,
+                        .lower = &mc.lower,
+                        .elmo = &mc.elmo,
+                        .char_dim = &mc.char_dim,
+                        .char_hidden = &mc.char_hidden,
+                        .max_word_chars = &mc.max_word_chars};
+    struct option opts[64];
+    cli_train_table(opts, sizeof opts / sizeof *opts, &t, own);
+    int quiet = 0, c;
     double d;
     while ((c = cli_getopt(argc, argv, ":o:qh", opts, cmd)) != -1) {
         switch (c) {
-        case O_TRAIN:
-            train_path = optarg;
-            break;
-        case O_VALID:
-            valid_path = optarg;
-            break;
         case 'o':
             tc.output_path = optarg;
             break;
@@ -252,30 +231,8 @@ static int tag_train(int argc, char **argv) {
         case O_MINCOUNT:
             if (cli_int_opt(cmd, "min-count", optarg, 1, 1 << 30, &mc.min_count)) return EXIT_USAGE;
             break;
-        case O_LOWER:
-            mc.lower = 1;
-            break;
-        case O_ELMO:
-            mc.elmo = optarg;
-            break;
-        case O_CHARDIM:
-            if (cli_int_opt(cmd, "char-dim", optarg, 0, 1 << 12, &mc.char_dim)) return EXIT_USAGE;
-            break;
-        case O_CHARHID:
-            if (cli_int_opt(cmd, "char-hidden", optarg, 1, 1 << 12, &mc.char_hidden))
-                return EXIT_USAGE;
-            break;
         case O_HIDDEN:
             if (cli_int_opt(cmd, "hidden", optarg, 1, 1 << 14, &mc.hidden)) return EXIT_USAGE;
-            break;
-        case O_LAYERS:
-            if (cli_int_opt(cmd, "layers", optarg, 1, SEQLM_MAX_LAYERS, &mc.layers))
-                return EXIT_USAGE;
-            break;
-        case O_DROPOUT:
-            if (cli_double(optarg, 0, 0.999, &d))
-                return cli_usage(cmd, "--dropout must be a number in [0, 1), not '%s'", optarg);
-            mc.dropout = (float)d;
             break;
         case O_CRF:
             mc.crf = 1;
@@ -284,58 +241,6 @@ static int tag_train(int argc, char **argv) {
             if (strcmp(optarg, "accuracy") && strcmp(optarg, "f1"))
                 return cli_usage(cmd, "--metric must be accuracy or f1, not '%s'", optarg);
             metric = optarg;
-            break;
-        case O_BATCH:
-            if (cli_int_opt(cmd, "batch", optarg, 1, 1 << 16, &tc.batch)) return EXIT_USAGE;
-            break;
-        case O_OPTIM: {
-            seqlm_optim_kind k;
-            if (seqlm_optim_parse(optarg, &k))
-                return cli_usage(cmd,
-                                 "unknown --optimizer '%s' (sgd, adagrad, rmsprop, adam, adamw, "
-                                 "nadam)",
-                                 optarg);
-            float lr = tc.optim.lr;
-            tc.optim = seqlm_optim_defaults(k);
-            if (set_lr) tc.optim.lr = lr;
-            break;
-        }
-        case O_LR:
-            if (cli_double(optarg, 1e-30, 1e30, &d))
-                return cli_usage(cmd, "--lr must be a number > 0, not '%s'", optarg);
-            tc.optim.lr = (float)d;
-            set_lr = 1;
-            break;
-        case O_CLIP:
-            if (cli_double(optarg, 0, 1e30, &d))
-                return cli_usage(cmd, "--clip must be a number >= 0, not '%s'", optarg);
-            tc.clip = (float)d;
-            break;
-        case O_EPOCHS:
-            if (cli_int_opt(cmd, "epochs", optarg, 1, 1 << 30, &tc.epochs)) return EXIT_USAGE;
-            break;
-        case O_PATIENCE:
-            if (cli_int_opt(cmd, "patience", optarg, 0, 1 << 30, &tc.patience)) return EXIT_USAGE;
-            break;
-        case O_SEED:
-            if (cli_seed(cmd, optarg, &v)) return EXIT_USAGE;
-            tc.seed = (uint64_t)v;
-            break;
-        case O_THREADS:
-            if (cli_int_opt(cmd, "threads", optarg, 1, 4096, &tc.threads)) return EXIT_USAGE;
-            break;
-        case O_LOG:
-            tc.log_path = optarg;
-            break;
-        case O_LOGINT:
-            if (cli_double(optarg, 0, 1e9, &d))
-                return cli_usage(cmd, "--log-interval must be a number of seconds >= 0, not '%s'",
-                                 optarg);
-            tc.log_interval = d;
-            break;
-        case O_ENCODING:
-            if (cli_encoding(cmd, optarg)) return EXIT_USAGE;
-            encoding = optarg;
             break;
         case O_ZERODIGITS:
             mc.zero_digits = 1;
@@ -346,16 +251,10 @@ static int tag_train(int argc, char **argv) {
                                  optarg);
             tc.unk_replace = (float)d;
             break;
-        case O_LRDECAY:
+        case O_LRDECAY: /* Lample's decay rate, not train's divisor */
             if (cli_double(optarg, 0, 1e6, &d))
                 return cli_usage(cmd, "--lr-decay must be a number >= 0, not '%s'", optarg);
             tc.lr_decay = (float)d;
-            break;
-        case O_MAXTIME:
-            if (cli_double(optarg, 1e-9, 1e12, &d))
-                return cli_usage(cmd, "--max-time must be a number of seconds > 0, not '%s'",
-                                 optarg);
-            tc.max_time = d;
             break;
         case 'q':
             quiet = 1;
@@ -364,7 +263,7 @@ static int tag_train(int argc, char **argv) {
             fputs(tag_help, stdout);
             return 0;
         default:
-            return EXIT_USAGE;
+            if (cli_train_option(cmd, c, optarg, &t)) return EXIT_USAGE;
         }
     }
     if (optind != argc)
@@ -372,6 +271,7 @@ static int tag_train(int argc, char **argv) {
                          argv[optind]);
     if (!train_path) return cli_usage(cmd, "missing --train FILE");
     if (!tc.output_path) return cli_usage(cmd, "missing -o MODEL");
+    if (cli_train_check(cmd, &t)) return EXIT_USAGE;
     if (cli_check_output(tc.output_path)) return EXIT_INPUT;
     if (tc.log_path && cli_check_output(tc.log_path)) return EXIT_INPUT;
     if (tc.threads > 0) seqlm_set_threads(tc.threads);
@@ -482,20 +382,23 @@ static void json_prf(const char *key, uint64_t c, uint64_t g, uint64_t q, int co
 }
 
 static int tag_apply(int argc, char **argv, int eval) {
-    static const struct option opts[] = {{"model", required_argument, 0, 'm'},
-                                         {"output", required_argument, 0, 'o'},
-                                         {"column", required_argument, 0, O_COLUMN},
-                                         {"json", no_argument, 0, O_JSON},
-                                         {"encoding", required_argument, 0, O_ENCODING},
-                                         {"batch", required_argument, 0, O_BATCH},
-                                         {"threads", required_argument, 0, O_THREADS},
-                                         {"elmo", required_argument, 0, O_ELMO},
-                                         {"quiet", no_argument, 0, 'q'},
-                                         {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
+    static const struct option own[] = {{"model", required_argument, 0, 'm'},
+                                        {"output", required_argument, 0, 'o'},
+                                        {"column", required_argument, 0, O_COLUMN},
+                                        {"json", no_argument, 0, O_JSON},
+                                        {"quiet", no_argument, 0, 'q'},
+                                        {"help", no_argument, 0, 'h'},
+                                        {0, 0, 0, 0}};
     const char *cmd = eval ? "tag eval" : "tag predict";
     const char *model_path = NULL, *out_path = NULL, *elmo = NULL, *encoding = NULL;
     int json = 0, batch = 64, threads = 0, column = -1, quiet = 0, c;
+    cli_train_opts t = {.batch = &batch,
+                        .batch_max = 1 << 16,
+                        .threads = &threads,
+                        .encoding = &encoding,
+                        .elmo = &elmo};
+    struct option opts[64];
+    cli_train_table(opts, sizeof opts / sizeof *opts, &t, own);
     while ((c = cli_getopt(argc, argv, ":m:o:qh", opts, cmd)) != -1) {
         switch (c) {
         case 'q':
@@ -513,24 +416,11 @@ static int tag_apply(int argc, char **argv, int eval) {
         case O_JSON:
             json = 1;
             break;
-        case O_ELMO:
-            elmo = optarg;
-            break;
-        case O_ENCODING:
-            if (cli_encoding(cmd, optarg)) return EXIT_USAGE;
-            encoding = optarg;
-            break;
-        case O_BATCH:
-            if (cli_int_opt(cmd, "batch", optarg, 1, 1 << 16, &batch)) return EXIT_USAGE;
-            break;
-        case O_THREADS:
-            if (cli_int_opt(cmd, "threads", optarg, 1, 4096, &threads)) return EXIT_USAGE;
-            break;
         case 'h':
             fputs(tag_help, stdout);
             return 0;
         default:
-            return EXIT_USAGE;
+            if (cli_train_option(cmd, c, optarg, &t)) return EXIT_USAGE;
         }
     }
     if (!model_path) return cli_usage(cmd, "missing -m MODEL");

@@ -181,106 +181,55 @@ static int finish(progress *p, seqlm_status st, const seqlm_error *err, const ch
 }
 
 enum {
-    O_TRAIN = 256,
-    O_VALID,
-    O_ARCH,
-    O_LAYERS,
-    O_HIDDEN,
-    O_EMB,
-    O_DROPOUT,
+    O_ARCH = 256,
     O_TIE,
     O_CONTEXT,
     O_DIRECT,
-    O_MINCOUNT,
-    O_MAXVOCAB,
     O_VOCAB,
-    O_BPTT,
-    O_BATCH,
-    O_OPTIM,
-    O_LR,
-    O_CLIP,
-    O_SCHED,
-    O_LRDECAY,
     O_DECAYAFTER,
-    O_EPOCHS,
-    O_PATIENCE,
-    O_MAXSTEPS,
-    O_MAXTIME,
-    O_SEED,
-    O_THREADS,
     O_CKPT,
     O_CKPTEVERY,
-    O_LOG,
-    O_LOGINT,
     O_RESUME,
     O_DIAG
 };
 
 int cmd_train(int argc, char **argv) {
-    static const struct option opts[] = {{"train", required_argument, 0, O_TRAIN},
-                                         {"valid", required_argument, 0, O_VALID},
-                                         {"output", required_argument, 0, 'o'},
-                                         {"arch", required_argument, 0, O_ARCH},
-                                         {"layers", required_argument, 0, O_LAYERS},
-                                         {"hidden", required_argument, 0, O_HIDDEN},
-                                         {"embedding", required_argument, 0, O_EMB},
-                                         {"dropout", required_argument, 0, O_DROPOUT},
-                                         {"tie-weights", no_argument, 0, O_TIE},
-                                         {"context", required_argument, 0, O_CONTEXT},
-                                         {"direct", no_argument, 0, O_DIRECT},
-                                         {"unit", required_argument, 0, 'u'},
-                                         {"min-count", required_argument, 0, O_MINCOUNT},
-                                         {"max-vocab", required_argument, 0, O_MAXVOCAB},
-                                         {"vocab", required_argument, 0, O_VOCAB},
-                                         {"bptt", required_argument, 0, O_BPTT},
-                                         {"batch", required_argument, 0, O_BATCH},
-                                         {"optimizer", required_argument, 0, O_OPTIM},
-                                         {"lr", required_argument, 0, O_LR},
-                                         {"clip", required_argument, 0, O_CLIP},
-                                         {"schedule", required_argument, 0, O_SCHED},
-                                         {"lr-decay", required_argument, 0, O_LRDECAY},
-                                         {"decay-after", required_argument, 0, O_DECAYAFTER},
-                                         {"epochs", required_argument, 0, O_EPOCHS},
-                                         {"patience", required_argument, 0, O_PATIENCE},
-                                         {"max-steps", required_argument, 0, O_MAXSTEPS},
-                                         {"max-time", required_argument, 0, O_MAXTIME},
-                                         {"seed", required_argument, 0, O_SEED},
-                                         {"threads", required_argument, 0, O_THREADS},
-                                         {"checkpoint", required_argument, 0, O_CKPT},
-                                         {"checkpoint-every", required_argument, 0, O_CKPTEVERY},
-                                         {"log", required_argument, 0, O_LOG},
-                                         {"log-interval", required_argument, 0, O_LOGINT},
-                                         {"resume", required_argument, 0, O_RESUME},
-                                         {"diag", no_argument, 0, O_DIAG},
-                                         {"quiet", no_argument, 0, 'q'},
-                                         {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
+    static const struct option own[] = {{"output", required_argument, 0, 'o'},
+                                        {"arch", required_argument, 0, O_ARCH},
+                                        {"tie-weights", no_argument, 0, O_TIE},
+                                        {"context", required_argument, 0, O_CONTEXT},
+                                        {"direct", no_argument, 0, O_DIRECT},
+                                        {"unit", required_argument, 0, 'u'},
+                                        {"vocab", required_argument, 0, O_VOCAB},
+                                        {"decay-after", required_argument, 0, O_DECAYAFTER},
+                                        {"checkpoint", required_argument, 0, O_CKPT},
+                                        {"checkpoint-every", required_argument, 0, O_CKPTEVERY},
+                                        {"resume", required_argument, 0, O_RESUME},
+                                        {"diag", no_argument, 0, O_DIAG},
+                                        {"quiet", no_argument, 0, 'q'},
+                                        {"help", no_argument, 0, 'h'},
+                                        {0, 0, 0, 0}};
     const char *cmd = "train";
     seqlm_lm_config mc = seqlm_lm_default_config();
     seqlm_train_config tc = seqlm_train_default_config();
-    int log_interval_given = 0; /* with --resume, else the checkpoint's interval stays */
     const char *vocab_path = NULL, *resume = NULL, *ckpt = NULL;
     uint64_t min_count = 1;
     size_t max_vocab = 0;
-    int quiet = 0, c, set_hidden = 0, set_emb = 0, set_lr = 0, set_clip = 0;
+    cli_train_opts t = cli_lm_train_opts(&mc, &tc, &min_count, &max_vocab);
+    struct option opts[64];
+    cli_train_table(opts, sizeof opts / sizeof *opts, &t, own);
+    int quiet = 0, c;
     int model_flags = 0; /* flags that a resumed run takes from its checkpoint */
     const char *model_flag = NULL;
     long long v;
-    double d;
     while ((c = cli_getopt(argc, argv, ":o:u:qh", opts, cmd)) != -1) {
-        if (c != 'o' && c != 'q' && c != 'h' && c != O_RESUME && c != O_MAXSTEPS &&
-            c != O_MAXTIME && c != O_CKPT && c != O_LOG && c != O_LOGINT && c != O_DIAG &&
-            c != '?' && c != ':') {
+        if (c != 'o' && c != 'q' && c != 'h' && c != O_RESUME && c != CLI_O_MAX_STEPS &&
+            c != CLI_O_MAX_TIME && c != O_CKPT && c != CLI_O_LOG && c != CLI_O_LOG_INTERVAL &&
+            c != O_DIAG && c != '?' && c != ':') {
             model_flags++;
-            model_flag = argv[optind - 1];
+            model_flag = cli_option_name(opts, c);
         }
         switch (c) {
-        case O_TRAIN:
-            tc.train_path = optarg;
-            break;
-        case O_VALID:
-            tc.valid_path = optarg;
-            break;
         case 'o':
             tc.output_path = optarg;
             break;
@@ -289,37 +238,11 @@ int cmd_train(int argc, char **argv) {
                 return cli_usage(cmd, "unknown --arch '%s' (lstm, gru, rnn-tanh, rnn-relu, window)",
                                  optarg);
             break;
-        case O_LAYERS:
-            if (cli_int(optarg, 1, SEQLM_MAX_LAYERS, &v))
-                return cli_usage(cmd, "--layers must be an integer from 1 to %d, not '%s'",
-                                 SEQLM_MAX_LAYERS, optarg);
-            mc.layers = (int)v;
-            break;
-        case O_HIDDEN:
-            if (cli_int(optarg, 1, 1 << 20, &v))
-                return cli_usage(cmd, "--hidden must be an integer >= 1, not '%s'", optarg);
-            mc.hidden = (int)v;
-            set_hidden = 1;
-            break;
-        case O_EMB:
-            if (cli_int(optarg, 1, 1 << 20, &v))
-                return cli_usage(cmd, "--embedding must be an integer >= 1, not '%s'", optarg);
-            mc.embedding = (int)v;
-            set_emb = 1;
-            break;
-        case O_DROPOUT:
-            if (cli_double(optarg, 0, 0.999, &d))
-                return cli_usage(cmd, "--dropout must be a number in [0, 1), not '%s'", optarg);
-            mc.dropout = (float)d;
-            break;
         case O_TIE:
             mc.tie_weights = 1;
             break;
         case O_CONTEXT:
-            if (cli_int(optarg, 1, 64, &v))
-                return cli_usage(cmd, "--context must be an integer from 1 to 64, not '%s'",
-                                 optarg);
-            mc.context = (int)v;
+            if (cli_int_opt(cmd, "context", optarg, 1, 64, &mc.context)) return EXIT_USAGE;
             break;
         case O_DIRECT:
             mc.direct = 1;
@@ -327,99 +250,13 @@ int cmd_train(int argc, char **argv) {
         case 'u':
             if (cli_unit(cmd, optarg, &mc.unit)) return EXIT_USAGE;
             break;
-        case O_MINCOUNT:
-            if (cli_int(optarg, 1, INT64_MAX, &v))
-                return cli_usage(cmd, "--min-count must be an integer >= 1, not '%s'", optarg);
-            min_count = (uint64_t)v;
-            break;
-        case O_MAXVOCAB:
-            if (cli_int(optarg, 4, INT32_MAX, &v))
-                return cli_usage(cmd, "--max-vocab must be an integer >= 4, not '%s'", optarg);
-            max_vocab = (size_t)v;
-            break;
         case O_VOCAB:
             vocab_path = optarg;
-            break;
-        case O_BPTT:
-            if (cli_int(optarg, 1, 1 << 20, &v))
-                return cli_usage(cmd, "--bptt must be an integer >= 1, not '%s'", optarg);
-            tc.bptt = (int)v;
-            break;
-        case O_BATCH:
-            if (cli_int(optarg, 1, 1 << 20, &v))
-                return cli_usage(cmd, "--batch must be an integer >= 1, not '%s'", optarg);
-            tc.batch = (int)v;
-            break;
-        case O_OPTIM: {
-            seqlm_optim_kind k;
-            if (seqlm_optim_parse(optarg, &k))
-                return cli_usage(cmd,
-                                 "unknown --optimizer '%s' (sgd, adagrad, rmsprop, adam, adamw, "
-                                 "nadam)",
-                                 optarg);
-            float lr = tc.optim.lr;
-            tc.optim = seqlm_optim_defaults(k);
-            if (set_lr || k == SEQLM_OPT_SGD) tc.optim.lr = set_lr ? lr : 20.0f;
-            break;
-        }
-        case O_LR:
-            if (cli_double(optarg, 1e-30, 1e30, &d))
-                return cli_usage(cmd, "--lr must be a number > 0, not '%s'", optarg);
-            tc.optim.lr = (float)d;
-            set_lr = 1;
-            break;
-        case O_CLIP:
-            if (cli_double(optarg, 0, 1e30, &d))
-                return cli_usage(cmd, "--clip must be a number >= 0, not '%s'", optarg);
-            tc.clip = (float)d;
-            set_clip = 1;
-            break;
-        case O_SCHED:
-            if (seqlm_sched_parse(optarg, &tc.schedule))
-                return cli_usage(cmd,
-                                 "unknown --schedule '%s' (plateau, step, constant, linear, "
-                                 "cosine)",
-                                 optarg);
-            break;
-        case O_LRDECAY:
-            if (cli_double(optarg, 1, 1e30, &d))
-                return cli_usage(cmd, "--lr-decay must be a number >= 1, not '%s'", optarg);
-            tc.lr_decay = (float)d;
             break;
         case O_DECAYAFTER:
             if (cli_int(optarg, 0, INT32_MAX, &v))
                 return cli_usage(cmd, "--decay-after must be an integer >= 0, not '%s'", optarg);
             tc.decay_after = (int)v;
-            break;
-        case O_EPOCHS:
-            if (cli_int(optarg, 1, INT32_MAX, &v))
-                return cli_usage(cmd, "--epochs must be an integer >= 1, not '%s'", optarg);
-            tc.epochs = (int)v;
-            break;
-        case O_PATIENCE:
-            if (cli_int(optarg, 0, INT32_MAX, &v))
-                return cli_usage(cmd, "--patience must be an integer >= 0, not '%s'", optarg);
-            tc.patience = (int)v;
-            break;
-        case O_MAXSTEPS:
-            if (cli_int(optarg, 1, INT64_MAX, &v))
-                return cli_usage(cmd, "--max-steps must be an integer >= 1, not '%s'", optarg);
-            tc.max_steps = (uint64_t)v;
-            break;
-        case O_MAXTIME:
-            if (cli_double(optarg, 1e-9, 1e12, &d))
-                return cli_usage(cmd, "--max-time must be a number of seconds > 0, not '%s'",
-                                 optarg);
-            tc.max_time = d;
-            break;
-        case O_SEED:
-            if (cli_seed(cmd, optarg, &v)) return EXIT_USAGE;
-            tc.seed = (uint64_t)v;
-            break;
-        case O_THREADS:
-            if (cli_int(optarg, 1, 4096, &v))
-                return cli_usage(cmd, "--threads must be an integer >= 1, not '%s'", optarg);
-            tc.threads = (int)v;
             break;
         case O_CKPT:
             ckpt = optarg;
@@ -429,16 +266,6 @@ int cmd_train(int argc, char **argv) {
                 return cli_usage(cmd, "--checkpoint-every must be an integer >= 1, not '%s'",
                                  optarg);
             tc.checkpoint_every = (uint64_t)v;
-            break;
-        case O_LOG:
-            tc.log_path = optarg;
-            break;
-        case O_LOGINT:
-            if (cli_double(optarg, 0, 1e9, &d))
-                return cli_usage(cmd, "--log-interval must be a number of seconds >= 0, not '%s'",
-                                 optarg);
-            tc.log_interval = d;
-            log_interval_given = 1;
             break;
         case O_RESUME:
             resume = optarg;
@@ -453,7 +280,7 @@ int cmd_train(int argc, char **argv) {
             fputs(train_help, stdout);
             return 0;
         default:
-            return EXIT_USAGE;
+            if (cli_train_option(cmd, c, optarg, &t)) return EXIT_USAGE;
         }
     }
     if (optind != argc)
@@ -469,11 +296,11 @@ int cmd_train(int argc, char **argv) {
     double t0 = cli_now();
     if (resume) {
         if (model_flags)
-            return cli_usage(
-                cmd,
-                "--resume continues with the checkpoint's settings; %s cannot be "
-                "changed (only -o, --max-steps, --max-time, --checkpoint, --log, --diag)",
-                model_flag);
+            return cli_usage(cmd,
+                             "--resume continues with the checkpoint's settings; --%s cannot be "
+                             "changed (only -o, --max-steps, --max-time, --checkpoint, --log, "
+                             "--log-interval, --diag)",
+                             model_flag);
         if (tc.output_path && cli_check_output(tc.output_path)) return EXIT_INPUT;
         seqlm_train_config o = seqlm_train_default_config();
         o.output_path = tc.output_path;
@@ -481,7 +308,7 @@ int cmd_train(int argc, char **argv) {
         o.max_time = tc.max_time;
         o.checkpoint_path = ckpt;
         o.log_path = tc.log_path;
-        o.log_interval = log_interval_given ? tc.log_interval : 0;
+        o.log_interval = t.given & CLI_GIVEN(CLI_O_LOG_INTERVAL) ? tc.log_interval : 0;
         o.diag = tc.diag;
         o.on_event = on_event;
         o.event_ctx = &prog;
@@ -499,6 +326,8 @@ int cmd_train(int argc, char **argv) {
     int window = mc.arch == SEQLM_ARCH_WINDOW;
     if (mc.tie_weights) {
         if (window) return cli_usage(cmd, "--tie-weights is for the recurrent models only");
+        int set_hidden = !!(t.given & CLI_GIVEN(CLI_O_HIDDEN)),
+            set_emb = !!(t.given & CLI_GIVEN(CLI_O_EMBEDDING));
         if (set_hidden && !set_emb) mc.embedding = mc.hidden;
         if (set_emb && !set_hidden) mc.hidden = mc.embedding;
         if (mc.embedding != mc.hidden)
@@ -506,7 +335,6 @@ int cmd_train(int argc, char **argv) {
                              mc.embedding, mc.hidden);
     }
     if (mc.direct && !window) return cli_usage(cmd, "--direct is for --arch window only");
-    (void)set_clip;
     if (ckpt && !*ckpt) {
         tc.checkpoint_path = NULL;
         if (tc.checkpoint_every) return cli_usage(cmd, "--checkpoint-every with --checkpoint none");

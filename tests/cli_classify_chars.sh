@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # cli_classify_chars.sh - `seqlm classify` with character features (--char-dim, --char-hidden)
 # end to end on the tiny tests/data/classify_tiny.tsv: train, eval and predict round trip, the
-# same model file byte for byte for a fixed seed, the model file's character fields, cv, and
-# the usage errors (exit status 2): --char-dim with --unit char, on eval, and --char-hidden
-# without --char-dim.
+# same model file byte for byte for a fixed seed, the model file's character fields, cv,
+# --max-word-chars (recorded in the model), and the usage errors (exit status 2): --char-dim
+# with --unit char, on eval, --char-hidden without --char-dim, --max-word-chars out of range,
+# without --char-dim and on predict.
 #
 # usage: bash tests/cli_classify_chars.sh /abs/path/to/seqlm [shared-data-dir]
 set -u
@@ -56,7 +57,37 @@ check "predict in other batches gives the same labels" \
 run "$SEQLM" classify cv "${TRAIN[@]}" --folds 3 --fold-limit 1 --json "$TINY"
 check "cv with --char-dim" "$( [ "$rc" -eq 0 ] && grep -q '"mean_accuracy"' stdout; echo $?)"
 
+# --- --max-word-chars: recorded in the model, used by eval and cv --------------------------
+run "$SEQLM" classify train "${TRAIN[@]}" --heldout 0.2 --max-word-chars 24 -q -o c24.safetensors \
+    "$TINY"
+check_cmd "--max-word-chars 24 (the default): c1's bytes" cmp -s c1.safetensors c24.safetensors
+run "$SEQLM" classify train "${TRAIN[@]}" --heldout 0.2 --max-word-chars 4 -q -o c3.safetensors \
+    "$TINY"
+check "train --max-word-chars 4 writes a model" "$rc"
+check_cmd "the model file records max_word_chars 4" python3 -c '
+import json, sys
+c = json.loads(sys.argv[1])
+sys.exit(0 if c["max_word_chars"] == 4 and c["char_dim"] == 6 else 1)' \
+    "$(st_meta c3.safetensors seqlm.classify.config)"
+check_cmd "words longer than 4 characters read differently: other weights than c1's" \
+    python3 -c 'import struct, sys
+w = [b[8 + struct.unpack("<Q", b[:8])[0]:] for b in (open(p, "rb").read() for p in sys.argv[1:])]
+sys.exit(w[0] == w[1])' c1.safetensors c3.safetensors
+runq eval3.txt "$SEQLM" classify eval -m c3.safetensors "$TINY"
+check "eval of the --max-word-chars 4 model" "$(grep -q '^sentences 30$' eval3.txt; echo $?)"
+run "$SEQLM" classify cv "${TRAIN[@]}" --max-word-chars 4 --folds 3 --fold-limit 1 --json "$TINY"
+check "cv with --max-word-chars" "$( [ "$rc" -eq 0 ] && grep -q '"mean_accuracy"' stdout; echo $?)"
+
 # --- usage errors ---------------------------------------------------------------------------
+run "$SEQLM" classify train --char-dim 6 --max-word-chars 1 -o x.safetensors "$TINY"
+expect_error "--max-word-chars 1" 2 "--max-word-chars must be an integer from 2 to 4096, not '1'"
+run "$SEQLM" classify cv --char-dim 6 --max-word-chars 5000 "$TINY"
+expect_error "--max-word-chars 5000 (cv)" 2 "--max-word-chars must be an integer from 2 to 4096"
+run "$SEQLM" classify train --max-word-chars 8 -o x.safetensors "$TINY"
+expect_error "--max-word-chars without --char-dim" 2 \
+    "--max-word-chars is for the character BiLSTM of --char-dim N"
+run "$SEQLM" classify predict --max-word-chars 8 -m c1.safetensors "$TINY"
+expect_error "--max-word-chars with predict" 2 "--max-word-chars is for train and cv"
 run "$SEQLM" classify train --unit char --char-dim 6 -o x.safetensors "$TINY"
 expect_error "--char-dim with --unit char is a usage error" 2 "--char-dim is for --unit word"
 check "no model written after the usage error" "$( [ ! -e x.safetensors ]; echo $?)"

@@ -78,6 +78,9 @@ assert all(k.startswith(("forward.", "backward.")) for k in h)
 check_cmd "the same seed gives the same ELMo file, byte for byte" cmp -s e1.safetensors e2.safetensors
 "$SEQLM" elmo train --train train.txt -o e3.safetensors "${SMALL[@]}" --max-steps 5 -q 2>err.txt
 check_cmd "without --valid: the last models are kept" test $? -eq 0 -a -s e3.safetensors
+"$SEQLM" elmo train --train train.txt -o e4.safetensors "${SMALL[@]}" --max-steps 1 --lr 0.3 \
+    --optimizer adagrad 2>err.txt
+check_cmd "the shared options: --lr before --optimizer is kept" grep -q "; adagrad lr 0.3, clip" err.txt
 
 # --- embedding ------------------------------------------------------------------------------
 run "$SEQLM" elmo embed -m e1.safetensors -o L1.safetensors sents.txt
@@ -163,6 +166,12 @@ expect_exit "missing training text" 1 "nothere.txt" \
 expect_exit "--embedding must equal --hidden" 2 "must equal --hidden" \
     "$SEQLM" elmo train --train train.txt -o y.safetensors --hidden 16 --embedding 8
 expect_exit "missing -o" 2 "missing -o" "$SEQLM" elmo train --train train.txt
+expect_exit "--hidden 0" 2 "--hidden must be an integer from 1 to 1048576, not '0'" \
+    "$SEQLM" elmo train --train train.txt -o y.safetensors --hidden 0
+expect_exit "embed --batch beyond 65536" 2 "--batch must be an integer from 1 to 65536" \
+    "$SEQLM" elmo embed -m e1.safetensors -o x.safetensors --batch 70000 sents.txt
+expect_exit "embed --threads 0" 2 "--threads must be an integer from 1 to 4096, not '0'" \
+    "$SEQLM" elmo embed -m e1.safetensors -o x.safetensors --threads 0 sents.txt
 expect_exit "--mix needs one weight per layer" 2 "--mix needs 3" \
     "$SEQLM" elmo embed -m e1.safetensors -o x.safetensors --mix 1,2 sents.txt
 expect_exit "--average with --mix" 2 "cannot be combined" \

@@ -12,7 +12,9 @@
 # bad usage exit 2; unknown gold tags at eval time are counted with one warning naming
 # file:line; --encoding on train/eval/predict (tests/data/tag_cp1252.conll, tag_euckr.conll)
 # and its errors (undefined byte: file, line, byte; unknown or UTF-16 encoding: usage);
-# --zero-digits, --unk-replace, --lr-decay, --max-time and their usage errors. Each check prints PASS or FAIL; the exit status is non-zero on any failure.
+# --zero-digits, --unk-replace, --lr-decay, --max-time, --max-word-chars and their usage errors;
+# the shared training options' defaults and messages. Each check prints PASS or FAIL; the exit
+# status is non-zero on any failure.
 set -u
 
 . "$(dirname "$0")/clilib.sh" || exit 1
@@ -133,6 +135,44 @@ expect_error "--max-time 0" 2 "--max-time must be a number of seconds > 0" -- \
     "$SEQLM" tag train --train "$DATAF" -o x.st --max-time 0
 expect_error "--lr-decay negative" 2 "--lr-decay must be a number >= 0" -- \
     "$SEQLM" tag train --train "$DATAF" -o x.st --lr-decay -1
+
+# --max-word-chars: recorded in the model (its config JSON), used by eval; its usage errors
+run "$SEQLM" tag train --train "$DATAF" -o mw.st "${SMALL[@]}" --max-word-chars 6
+check "train --char-dim 4 --max-word-chars 6" "$rc"
+check_cmd "the model records max_word_chars 6" python3 -c '
+import json, sys
+c = json.loads(sys.argv[1])
+sys.exit(0 if c["max_word_chars"] == 6 and c["char_dim"] == 4 else 1)' "$(st_meta mw.st seqlm.tagger)"
+run "$SEQLM" tag train --train "$DATAF" -o mw24.st "${SMALL[@]}"
+check_cmd "words longer than 6 characters read differently: other weights than the default's" \
+    python3 -c 'import struct, sys
+w = [b[8 + struct.unpack("<Q", b[:8])[0]:] for b in (open(p, "rb").read() for p in sys.argv[1:])]
+sys.exit(w[0] == w[1])' mw.st mw24.st
+run "$SEQLM" tag eval -m mw.st "$DATAF"
+check "eval of a --max-word-chars 6 model" "$rc"
+expect_error "--max-word-chars 1" 2 "--max-word-chars must be an integer from 2 to 4096, not '1'" -- \
+    "$SEQLM" tag train --train "$DATAF" -o x.st --char-dim 4 --max-word-chars 1
+expect_error "--max-word-chars 4097" 2 "--max-word-chars must be an integer from 2 to 4096" -- \
+    "$SEQLM" tag train --train "$DATAF" -o x.st --char-dim 4 --max-word-chars 4097
+expect_error "--max-word-chars without --char-dim" 2 \
+    "--max-word-chars is for the character BiLSTM of --char-dim N" -- \
+    "$SEQLM" tag train --train "$DATAF" -o x.st --max-word-chars 8
+expect_error "--max-word-chars with eval" 2 "unknown option '--max-word-chars'" -- \
+    "$SEQLM" tag eval -m mw.st --max-word-chars 8 "$DATAF"
+
+# the shared training options: tag's defaults (adam; sgd at its own rate), their messages
+run "$SEQLM" tag train --train "$DATAF" -o os.st --embedding 8 --hidden 8 --epochs 1 --min-count 1 \
+    --threads 1 --lr 0.05 --optimizer sgd
+check_cmd "--lr before --optimizer is kept" grep -q "; sgd lr 0.05, batch" "$T/stderr"
+run "$SEQLM" tag train --train "$DATAF" -o os.st --embedding 8 --hidden 8 --epochs 1 --min-count 1 \
+    --threads 1 --optimizer sgd
+check_cmd "--optimizer sgd: sgd's own default rate" grep -q "; sgd lr 0.1, batch" "$T/stderr"
+expect_error "--epochs 0" 2 "--epochs must be an integer >= 1, not '0'" -- \
+    "$SEQLM" tag train --train "$DATAF" -o x.st --epochs 0
+expect_error "--batch beyond its range" 2 "--batch must be an integer from 1 to 65536" -- \
+    "$SEQLM" tag eval -m os.st --batch 70000 "$DATAF"
+expect_error "a long option without its value" 2 "option '--lr' needs a value" -- \
+    "$SEQLM" tag train --train "$DATAF" -o x.st --lr
 
 # bad input
 printf 'a X B-PER\nb O\n' > ragged.conll

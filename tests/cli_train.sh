@@ -5,7 +5,8 @@
 #
 # A tiny model trains and is written; --log writes JSON lines whose last has tokens_per_s; the
 # same seed gives byte-identical model files; a run killed with SIGKILL and resumed from its
-# checkpoint ends byte-identical to an uninterrupted one; bad flags exit 2, unusable input
+# checkpoint ends byte-identical to an uninterrupted one; --optimizer's rates and the shared
+# options' messages; bad flags exit 2, unusable input
 # (a text too short for one window, an empty validation text, a diverging run) exits 1;
 # `seqlm plot` draws a PNG (skipped without gnuplot). Each check prints PASS or FAIL (or SKIP);
 # the last line is "N passed, M failed" and the exit status is non-zero when anything failed.
@@ -129,6 +130,39 @@ expect_exit "--vocab with --min-count" 2 \
 expect_exit "missing -o" 2 "$SEQLM" train --train train.txt
 expect_exit "--resume with a model flag" 2 "$SEQLM" train --resume b.ckpt --hidden 10
 expect_exit "plot: bad output suffix" 2 "$SEQLM" plot log.jsonl -o curves.jpg
+
+# --- the shared training options: train's defaults and the messages -------------------------
+# expect_message NAME TEXT COMMAND...: exit 2 and TEXT in the one error line
+expect_message() {
+    local name=$1 text=$2
+    shift 2
+    "$@" >out.txt 2>err.txt
+    local got=$?
+    if [ "$got" -eq 2 ] && grep "^seqlm: error:" err.txt | grep -qF -- "$text"; then
+        pass "$name"
+    else
+        fail "$name: exit $got, expected 2 and '$text'; stderr: $(head -c 300 err.txt)"
+    fi
+}
+ONE=(--train train.txt -o opt.st "${SMALL[@]}" --max-steps 1 --checkpoint none)
+"$SEQLM" train "${ONE[@]}" --optimizer adam 2>err.txt
+check_cmd "--optimizer adam: adam's rate" grep -q "; adam lr 0.001, clip 0.25" err.txt
+"$SEQLM" train "${ONE[@]}" --optimizer adam --optimizer sgd 2>err.txt
+check_cmd "--optimizer sgd: train's rate 20" grep -q "; sgd lr 20, clip 0.25" err.txt
+"$SEQLM" train "${ONE[@]}" --lr 0.5 --optimizer adam --clip 1 2>err.txt
+check_cmd "--lr before --optimizer is kept" grep -q "; adam lr 0.5, clip 1," err.txt
+expect_message "--epochs 0" "--epochs must be an integer >= 1, not '0'" \
+    "$SEQLM" train --train train.txt -o x.st --epochs 0
+expect_message "--threads beyond 4096" "--threads must be an integer from 1 to 4096" \
+    "$SEQLM" train --train train.txt -o x.st --threads 5000
+expect_message "--lr-decay below 1" "--lr-decay must be a number >= 1, not '0.5'" \
+    "$SEQLM" train --train train.txt -o x.st --lr-decay 0.5
+expect_message "unknown --optimizer" "unknown --optimizer 'lion' (sgd, adagrad," \
+    "$SEQLM" train --train train.txt -o x.st --optimizer lion
+expect_message "a long option without its value" "option '--lr' needs a value" \
+    "$SEQLM" train --train train.txt -o x.st --lr
+expect_message "--resume names the flag it cannot change" "--hidden cannot be changed" \
+    "$SEQLM" train --resume b.ckpt --hidden 10
 
 # --- bad input: exit 1 -----------------------------------------------------------------------
 expect_exit "a text too short for one window" 1 \
