@@ -91,6 +91,7 @@ static const char embed_help[] =
 
 typedef struct {
     int quiet, tty, shown;
+    char header[256]; /* the run's summary, printed once the corpus has been read */
 } progress;
 
 static void clear_line(progress *p) {
@@ -101,6 +102,7 @@ static void on_direction(void *ctx, int backward) {
     progress *p = ctx;
     if (p->quiet) return;
     clear_line(p);
+    if (!backward) fputs(p->header, stderr);
     fprintf(stderr, "seqlm: the %s language model%s\n", backward ? "backward" : "forward",
             backward ? " (each line's tokens reversed)" : "");
 }
@@ -189,15 +191,14 @@ static int elmo_train(int argc, char **argv) {
     if (cli_check_output(tc->output_path)) return EXIT_INPUT;
     if (tc->log_path && cli_check_output(tc->log_path)) return EXIT_INPUT;
 
-    progress prog = {quiet, isatty(2), 0};
-    if (!quiet) {
-        fprintf(stderr, "seqlm: ELMo: 2 x lstm %dx%d%s (%s); %s lr %g, clip %g, %s schedule\n",
-                mc->layers, mc->hidden, mc->dropout > 0 ? ", dropout" : "",
-                seqlm_unit_name(mc->unit), seqlm_optim_name(tc->optim.kind), (double)tc->optim.lr,
-                (double)tc->clip, seqlm_sched_name(tc->schedule));
-        if (!tc->valid_path)
-            fprintf(stderr, "seqlm: no --valid: nothing held out; the last models are kept\n");
-    }
+    progress prog = {quiet, isatty(2), 0, ""};
+    snprintf(prog.header, sizeof prog.header,
+             "seqlm: ELMo: 2 x lstm %dx%d%s (%s); %s lr %g, clip %g, %s schedule\n%s", mc->layers,
+             mc->hidden, mc->dropout > 0 ? ", dropout" : "", seqlm_unit_name(mc->unit),
+             seqlm_optim_name(tc->optim.kind), (double)tc->optim.lr, (double)tc->clip,
+             seqlm_sched_name(tc->schedule),
+             tc->valid_path ? ""
+                            : "seqlm: no --valid: nothing held out; the last models are kept\n");
     tc->on_event = on_event;
     tc->event_ctx = &prog;
     tc->warn = cli_warn;
