@@ -462,6 +462,8 @@ int cli_train_option(const char *cmd, int opt, const char *arg, cli_train_opts *
 }
 
 int cli_train_check(const char *cmd, const cli_train_opts *t) {
+    if ((t->given & CLI_GIVEN(CLI_O_CHAR_HIDDEN)) && t->char_dim && *t->char_dim == 0)
+        return cli_usage(cmd, "--char-hidden sizes the character BiLSTM of --char-dim N (N > 0)");
     if ((t->given & CLI_GIVEN(CLI_O_MAX_WORD_CHARS)) && t->char_dim && *t->char_dim == 0)
         return cli_usage(cmd, "--max-word-chars is for the character BiLSTM of --char-dim N "
                               "(N > 0)");

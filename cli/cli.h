@@ -140,8 +140,8 @@ void cli_train_table(struct option *out, size_t cap, const cli_train_opts *t,
  * Anything else, such as cli_getopt's '?' (which has printed its message), returns EXIT_USAGE
  * without one, so a command passes every option its switch does not know. */
 int cli_train_option(const char *cmd, int opt, const char *arg, cli_train_opts *t);
-/* After the options: --max-word-chars without --char-dim N (N > 0) is a usage error for cmd
- * (EXIT_USAGE); 0 otherwise. */
+/* After the options: --char-hidden or --max-word-chars without --char-dim N (N > 0) is a usage
+ * error for cmd (EXIT_USAGE); 0 otherwise. */
 int cli_train_check(const char *cmd, const cli_train_opts *t);
 /* The long name of the first entry of opts (ended by a zero entry) whose value is id ("lr" for
  * CLI_O_LR, "unit" for 'u'), "?" if none. */

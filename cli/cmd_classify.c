@@ -837,8 +837,6 @@ int cmd_classify(int argc, char **argv) {
     if (o.mc.char_dim > 0 && o.mc.unit != SEQLM_UNIT_WORD)
         return cli_usage(cmd, "--char-dim is for --unit word: with --unit char the tokens are "
                               "characters already");
-    if ((o.t.given & CLI_GIVEN(CLI_O_CHAR_HIDDEN)) && o.mc.char_dim == 0)
-        return cli_usage(cmd, "--char-hidden sizes the character BiLSTM of --char-dim N (N > 0)");
     if (cli_train_check(cmd, &o.t)) return EXIT_USAGE;
     if (training) o.mc.elmo = o.elmo;
     if (strcmp(o.sub, "train") == 0) return do_train(&o);
