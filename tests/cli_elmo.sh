@@ -21,20 +21,6 @@ if [ ! -f "$SHAKES" ]; then
 fi
 cli_tmpdir cli-elmo
 
-# expect_exit NAME CODE PATTERN COMMAND...: the command exits with CODE and its stderr says
-# "seqlm: error:" and matches PATTERN (grep -E)
-expect_exit() {
-    local name=$1 code=$2 pat=$3
-    shift 3
-    "$@" >out.txt 2>err.txt
-    local got=$?
-    if [ "$got" -eq "$code" ] && grep -q "seqlm: error:" err.txt && grep -Eq -- "$pat" err.txt; then
-        pass "$name (exit $got)"
-    else
-        fail "$name: exit $got, expected $code and /$pat/; stderr: $(head -c 300 err.txt)"
-    fi
-}
-
 head -n 3000 "$SHAKES" >train.txt
 sed -n '3001,3400p' "$SHAKES" >valid.txt
 # sentences to embed: non-empty lines
@@ -42,12 +28,11 @@ sed -n '3401,3500p' "$SHAKES" | grep -v '^[[:space:]]*$' | head -n 40 >sents.txt
 SMALL=(--layers 2 --hidden 16 --batch 8 --bptt 12 --epochs 1 --threads 1 --min-count 2 --seed 5)
 
 # --- training -------------------------------------------------------------------------------
-"$SEQLM" elmo train --train train.txt --valid valid.txt -o e1.safetensors "${SMALL[@]}" \
-    --log log.jsonl --log-interval 0.01 2>err.txt
-rc=$?
-check_cmd "elmo train writes a model" test $rc -eq 0 -a -s e1.safetensors
+run "$SEQLM" elmo train --train train.txt --valid valid.txt -o e1.safetensors "${SMALL[@]}" \
+    --log log.jsonl --log-interval 0.01
+check_cmd "elmo train writes a model" test "$rc" -eq 0 -a -s e1.safetensors
 check_cmd "elmo train reports both directions' validation perplexity" \
-    grep -Eq "valid ppl forward [0-9.]+, backward [0-9.]+" err.txt
+    grep -Eq "valid ppl forward [0-9.]+, backward [0-9.]+" "$T/stderr"
 check_cmd "no temporary files are left" test ! -e e1.safetensors.forward.tmp -a \
     ! -e e1.safetensors.backward.tmp -a ! -e log.jsonl.forward.tmp
 check_cmd "--log: JSON lines of both directions" python3 -c '
@@ -73,25 +58,25 @@ for d in ("forward", "backward"):
         assert d + "." + t in h, d + "." + t
 assert all(k.startswith(("forward.", "backward.")) for k in h)
 '
-"$SEQLM" elmo train --train train.txt --valid valid.txt -o e2.safetensors "${SMALL[@]}" -q \
-    2>err.txt
+run "$SEQLM" elmo train --train train.txt --valid valid.txt -o e2.safetensors "${SMALL[@]}" -q
 check_cmd "the same seed gives the same ELMo file, byte for byte" cmp -s e1.safetensors e2.safetensors
-"$SEQLM" elmo train --train train.txt -o e3.safetensors "${SMALL[@]}" --max-steps 5 -q 2>err.txt
-check_cmd "without --valid: the last models are kept" test $? -eq 0 -a -s e3.safetensors
-"$SEQLM" elmo train --train train.txt -o e4.safetensors "${SMALL[@]}" --max-steps 1 --lr 0.3 \
-    --optimizer adagrad 2>err.txt
-check_cmd "the shared options: --lr before --optimizer is kept" grep -q "; adagrad lr 0.3, clip" err.txt
+run "$SEQLM" elmo train --train train.txt -o e3.safetensors "${SMALL[@]}" --max-steps 5 -q
+check_cmd "without --valid: the last models are kept" test "$rc" -eq 0 -a -s e3.safetensors
+run "$SEQLM" elmo train --train train.txt -o e4.safetensors "${SMALL[@]}" --max-steps 1 --lr 0.3 \
+    --optimizer adagrad
+check_cmd "the shared options: --lr before --optimizer is kept" \
+    grep -q "; adagrad lr 0.3, clip" "$T/stderr"
 
 # --- embedding ------------------------------------------------------------------------------
 run "$SEQLM" elmo embed -m e1.safetensors -o L1.safetensors sents.txt
-check "elmo embed writes a file" $rc
-"$SEQLM" elmo embed -m e1.safetensors -o L2.safetensors -q sents.txt 2>err.txt
+check "elmo embed writes a file" "$rc"
+run "$SEQLM" elmo embed -m e1.safetensors -o L2.safetensors -q sents.txt
 check_cmd "embedding twice gives the same bytes" cmp -s L1.safetensors L2.safetensors
-"$SEQLM" elmo embed -m e1.safetensors -o L3.safetensors -q --batch 3 sents.txt 2>err.txt
-"$SEQLM" elmo embed -m e1.safetensors --format tsv -q sents.txt >L.tsv 2>err.txt
-"$SEQLM" elmo embed -m e1.safetensors -o A.safetensors -q --average sents.txt 2>err.txt
-"$SEQLM" elmo embed -m e1.safetensors -o M.safetensors -q --mix 0.5,0.25,1:2 sents.txt 2>err.txt
-cat sents.txt | "$SEQLM" elmo embed -m e1.safetensors -o S.safetensors -q - 2>err.txt
+run "$SEQLM" elmo embed -m e1.safetensors -o L3.safetensors -q --batch 3 sents.txt
+runq L.tsv "$SEQLM" elmo embed -m e1.safetensors --format tsv -q sents.txt
+run "$SEQLM" elmo embed -m e1.safetensors -o A.safetensors -q --average sents.txt
+run "$SEQLM" elmo embed -m e1.safetensors -o M.safetensors -q --mix 0.5,0.25,1:2 sents.txt
+cat sents.txt | "$SEQLM" elmo embed -m e1.safetensors -o S.safetensors -q - 2>"$T/stderr"
 check_cmd "standard input gives the same file" cmp -s L1.safetensors S.safetensors
 check_cmd "layout, --batch, tsv, --average, --mix agree" python3 -c '
 import json, struct, array
@@ -141,47 +126,51 @@ assert mmd["seqlm.elmo.mix"] == "0.5,0.25,1:2", mmd["seqlm.elmo.mix"]
 '
 
 # --- bad input and bad usage ----------------------------------------------------------------
-"$SEQLM" train --train train.txt -o lm.safetensors --layers 1 --hidden 8 --epochs 1 \
-    --max-steps 3 --checkpoint none -q 2>err.txt
-expect_exit "a language model is not an ELMo model" 1 "lm.safetensors: not an ELMo model" \
+run "$SEQLM" train --train train.txt -o lm.safetensors --layers 1 --hidden 8 --epochs 1 \
+    --max-steps 3 --checkpoint none -q
+expect_error "a language model is not an ELMo model (exit 1)" 1 \
+    "lm.safetensors: not an ELMo model" -- \
     "$SEQLM" elmo embed -m lm.safetensors -o x.safetensors sents.txt
-expect_exit "a text file is not a model" 1 "train.txt: not a safetensors file" \
+expect_error "a text file is not a model (exit 1)" 1 "train.txt: not a safetensors file" -- \
     "$SEQLM" elmo embed -m train.txt -o x.safetensors sents.txt
-expect_exit "missing model" 1 "nothere.safetensors: cannot open" \
+expect_error "missing model (exit 1)" 1 "nothere.safetensors: cannot open" -- \
     "$SEQLM" elmo embed -m nothere.safetensors -o x.safetensors sents.txt
-expect_exit "missing text" 1 "nothere.txt" \
+expect_error "missing text (exit 1)" 1 "nothere.txt" -- \
     "$SEQLM" elmo embed -m e1.safetensors -o x.safetensors nothere.txt
 printf 'To be\n\nor not\n' >blank.txt
-expect_exit "an empty line names its line" 1 "blank.txt: line 2: empty sentence" \
+expect_error "an empty line names its line (exit 1)" 1 "blank.txt: line 2: empty sentence" -- \
     "$SEQLM" elmo embed -m e1.safetensors -o x.safetensors blank.txt
 check_cmd "nothing written after an error" test ! -e x.safetensors
 printf 'To be </s> or\n' >marker.txt
-expect_exit "a sentence marker in the text" 1 "marker.txt: line 1: the sentence markers" \
+expect_error "a sentence marker in the text (exit 1)" 1 \
+    "marker.txt: line 1: the sentence markers" -- \
     "$SEQLM" elmo embed -m e1.safetensors --format tsv marker.txt
 printf 'caf\xc3 au lait\n' >bad-utf8.txt
-expect_exit "invalid UTF-8" 1 "bad-utf8.txt: line 1" \
+expect_error "invalid UTF-8 (exit 1)" 1 "bad-utf8.txt: line 1" -- \
     "$SEQLM" elmo embed -m e1.safetensors --format tsv bad-utf8.txt
-expect_exit "missing training text" 1 "nothere.txt" \
+expect_error "missing training text (exit 1)" 1 "nothere.txt" -- \
     "$SEQLM" elmo train --train nothere.txt -o y.safetensors "${SMALL[@]}"
-expect_exit "--embedding must equal --hidden" 2 "must equal --hidden" \
+expect_error "--embedding must equal --hidden (exit 2)" 2 "must equal --hidden" -- \
     "$SEQLM" elmo train --train train.txt -o y.safetensors --hidden 16 --embedding 8
-expect_exit "missing -o" 2 "missing -o" "$SEQLM" elmo train --train train.txt
-expect_exit "--hidden 0" 2 "--hidden must be an integer from 1 to 1048576, not '0'" \
+expect_error "missing -o (exit 2)" 2 "missing -o" -- "$SEQLM" elmo train --train train.txt
+expect_error "--hidden 0 (exit 2)" 2 "--hidden must be an integer from 1 to 1048576, not '0'" -- \
     "$SEQLM" elmo train --train train.txt -o y.safetensors --hidden 0
-expect_exit "embed --batch beyond 65536" 2 "--batch must be an integer from 1 to 65536" \
+expect_error "embed --batch beyond 65536 (exit 2)" 2 \
+    "--batch must be an integer from 1 to 65536" -- \
     "$SEQLM" elmo embed -m e1.safetensors -o x.safetensors --batch 70000 sents.txt
-expect_exit "embed --threads 0" 2 "--threads must be an integer from 1 to 4096, not '0'" \
+expect_error "embed --threads 0 (exit 2)" 2 \
+    "--threads must be an integer from 1 to 4096, not '0'" -- \
     "$SEQLM" elmo embed -m e1.safetensors -o x.safetensors --threads 0 sents.txt
-expect_exit "--mix needs one weight per layer" 2 "--mix needs 3" \
+expect_error "--mix needs one weight per layer (exit 2)" 2 "--mix needs 3" -- \
     "$SEQLM" elmo embed -m e1.safetensors -o x.safetensors --mix 1,2 sents.txt
-expect_exit "--average with --mix" 2 "cannot be combined" \
+expect_error "--average with --mix (exit 2)" 2 "cannot be combined" -- \
     "$SEQLM" elmo embed -m e1.safetensors -o x.safetensors --average --mix 1,1,1 sents.txt
-expect_exit "safetensors output needs -o" 2 "missing -o" \
+expect_error "safetensors output needs -o (exit 2)" 2 "missing -o" -- \
     "$SEQLM" elmo embed -m e1.safetensors sents.txt
-expect_exit "unknown elmo command" 2 "unknown elmo command" "$SEQLM" elmo fly
+expect_error "unknown elmo command (exit 2)" 2 "unknown elmo command" -- "$SEQLM" elmo fly
 run "$SEQLM" elmo train --help
-check "elmo train --help" $rc
+check "elmo train --help" "$rc"
 run "$SEQLM" elmo embed --help
-check "elmo embed --help" $rc
+check "elmo embed --help" "$rc"
 
 cli_finish

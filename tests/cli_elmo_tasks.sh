@@ -20,43 +20,6 @@ cli_require python3 cmp
 TDIR=$(cd "$(dirname "$0")" && pwd)/data
 cli_tmpdir cli-elmo-tasks
 
-# expect_error NAME WANT_RC NEEDLE... -- CMD...: exit status WANT_RC, a "seqlm: error:" line
-# containing every NEEDLE
-expect_error() {
-    local name=$1 want=$2
-    shift 2
-    local needles=()
-    while [ "$1" != "--" ]; do
-        needles+=("$1")
-        shift
-    done
-    shift
-    run "$@"
-    if [ "$rc" -ne "$want" ]; then
-        fail "$name" "exit status $rc, expected $want"
-        return
-    fi
-    local n
-    for n in "${needles[@]}"; do
-        if ! grep "^seqlm: error: " "$T/stderr" | grep -qF -- "$n"; then
-            fail "$name" "stderr lacks '$n'"
-            return
-        fi
-    done
-    pass "$name"
-}
-
-# meta FILE KEY: a metadata entry of a safetensors file
-meta() {
-    python3 -c '
-import json, struct, sys
-b = open(sys.argv[1], "rb").read()
-n = struct.unpack("<Q", b[:8])[0]
-h = json.loads(b[8:8 + n])
-print(h["__metadata__"].get(sys.argv[2], "") if sys.argv[2] != "tensors" else " ".join(h))
-' "$1" "$2"
-}
-
 # --- a tiny biLM --------------------------------------------------------------------------------
 awk 'NF == 0 { if (line != "") print line; line = ""; next }
      $1 != "-DOCSTART-" { line = line (line == "" ? "" : " ") $1 }
@@ -64,7 +27,7 @@ awk 'NF == 0 { if (line != "") print line; line = ""; next }
 cut -f2- "$TDIR/classify_tiny.tsv" >>text.txt
 BILM=(--layers 1 --hidden 8 --batch 4 --bptt 8 --epochs 1 --min-count 1 --threads 1)
 run "$SEQLM" elmo train --train text.txt -o elmo.st "${BILM[@]}" --seed 1
-check "a tiny biLM is trained" $((rc == 0 ? 0 : 1))
+check "a tiny biLM is trained" "$rc"
 run "$SEQLM" elmo train --train text.txt -o other.st "${BILM[@]}" --seed 2
 run "$SEQLM" elmo train --train text.txt -o char.st "${BILM[@]}" --seed 1 --unit char
 ELMO_ABS=$T/elmo.st
@@ -73,18 +36,18 @@ ELMO_ABS=$T/elmo.st
 TAG=(tag train --train "$TDIR/tag_tiny.conll" --valid "$TDIR/tag_tiny.conll" --crf --char-dim 4
      --char-hidden 4 --embedding 8 --hidden 8 --epochs 2 --min-count 1 --seed 3 --threads 1 -q)
 run "$SEQLM" "${TAG[@]}" --elmo elmo.st -o t1.st
-check "tag train --elmo writes a model" $((rc == 0 ? 0 : 1))
+check "tag train --elmo writes a model" "$rc"
 check_cmd "the tagger records the ELMo file's absolute path" \
-    test "$(meta t1.st seqlm.elmo.path)" = "$ELMO_ABS"
+    test "$(st_meta t1.st seqlm.elmo.path)" = "$ELMO_ABS"
 check_cmd "the tagger records the ELMo file's fingerprint" \
-    test "$(meta t1.st seqlm.elmo.fingerprint | wc -c)" -eq 17
-check_cmd "the tagger holds the mix (elmo_mix.scalar_parameters, elmo_mix.gamma)" \
-    sh -c "echo '$(meta t1.st tensors)' | grep -q 'elmo_mix.scalar_parameters' &&
-           echo '$(meta t1.st tensors)' | grep -q 'elmo_mix.gamma'"
+    test "$(st_meta t1.st seqlm.elmo.fingerprint | wc -c)" -eq 17
+tensors=$(st_tensors t1.st)
+grep -qx elmo_mix.scalar_parameters <<<"$tensors" && grep -qx elmo_mix.gamma <<<"$tensors"
+check "the tagger holds the mix (elmo_mix.scalar_parameters, elmo_mix.gamma)" $?
 run "$SEQLM" "${TAG[@]}" --elmo "$ELMO_ABS" -o t2.st
 check_cmd "tag train --elmo: the same seed gives the same bytes" cmp -s t1.st t2.st
 runq ev1.txt "$SEQLM" tag eval -m t1.st "$TDIR/tag_tiny.conll"
-check "tag eval reloads the ELMo model by itself" $((rc == 0 ? 0 : 1))
+check "tag eval reloads the ELMo model by itself" "$rc"
 runq pr1.txt "$SEQLM" tag predict -m t1.st "$TDIR/tag_tiny.conll" --threads 1
 runq pr2.txt "$SEQLM" tag predict -m t2.st "$TDIR/tag_tiny.conll" --threads 1
 check_cmd "tag predict with ELMo: the same output twice" cmp -s pr1.txt pr2.txt
@@ -104,13 +67,13 @@ expect_error "tag train: --elmo of a tagger file" 1 "not an ELMo model" -- \
 CLS=(classify train "$TDIR/classify_tiny.tsv" --heldout 0.2 --embedding 8 --hidden 8 --epochs 2
      --min-count 1 --seed 4 --threads 1 -q)
 run "$SEQLM" "${CLS[@]}" --elmo elmo.st -o c1.st
-check "classify train --elmo writes a model" $((rc == 0 ? 0 : 1))
+check "classify train --elmo writes a model" "$rc"
 check_cmd "the classifier records the ELMo file's absolute path" \
-    test "$(meta c1.st seqlm.elmo.path)" = "$ELMO_ABS"
+    test "$(st_meta c1.st seqlm.elmo.path)" = "$ELMO_ABS"
 run "$SEQLM" "${CLS[@]}" --elmo elmo.st -o c2.st
 check_cmd "classify train --elmo: the same seed gives the same bytes" cmp -s c1.st c2.st
 runq cev1.txt "$SEQLM" classify eval -m c1.st "$TDIR/classify_tiny.tsv" --threads 1
-check "classify eval reloads the ELMo model by itself" $((rc == 0 ? 0 : 1))
+check "classify eval reloads the ELMo model by itself" "$rc"
 cut -f2- "$TDIR/classify_tiny.tsv" >texts.txt
 runq cpr1.txt "$SEQLM" classify predict -m c1.st texts.txt --threads 1
 runq cpr2.txt "$SEQLM" classify predict -m c2.st texts.txt --threads 1
@@ -118,7 +81,7 @@ check_cmd "classify predict with ELMo: the same output twice" cmp -s cpr1.txt cp
 CV=(classify cv "$TDIR/classify_tiny.tsv" --folds 3 --embedding 8 --hidden 8 --epochs 1
     --min-count 1 --seed 4 --threads 1 -q --elmo elmo.st)
 runq cv1.txt "$SEQLM" "${CV[@]}"
-check "classify cv --elmo" $((rc == 0 ? 0 : 1))
+check "classify cv --elmo" "$rc"
 runq cv2.txt "$SEQLM" "${CV[@]}"
 check_cmd "classify cv --elmo: the same output twice" \
     cmp -s <(sed 's/[0-9]* \(train\|predict\) sent\/s//g' cv1.txt) \

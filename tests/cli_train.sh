@@ -16,19 +16,6 @@ set -u
 cli_require python3
 cli_tmpdir cli-train
 
-# expect_exit NAME CODE COMMAND...: the command exits with CODE and says "seqlm: error:"
-expect_exit() {
-    local name=$1 code=$2
-    shift 2
-    "$@" >out.txt 2>err.txt
-    local got=$?
-    if [ "$got" -eq "$code" ] && grep -q "seqlm: error:" err.txt; then
-        pass "$name (exit $got)"
-    else
-        fail "$name: exit $got, expected $code; stderr: $(head -c 300 err.txt)"
-    fi
-}
-
 # --- text: a small grammar, the same every time ----------------------------------------------
 python3 - <<'EOF'
 import random
@@ -47,10 +34,9 @@ EOF
 SMALL=(--layers 1 --hidden 24 --embedding 24 --batch 8 --bptt 10 --threads 2)
 
 # --- training, the log, reproducibility ------------------------------------------------------
-"$SEQLM" train --train train.txt --valid valid.txt -o m1.safetensors "${SMALL[@]}" --epochs 3 \
-    --seed 3 --log log.jsonl --log-interval 0.01 -q 2>err.txt
-rc=$?
-check_cmd "train writes a model" test $rc -eq 0 -a -s m1.safetensors
+run "$SEQLM" train --train train.txt --valid valid.txt -o m1.safetensors "${SMALL[@]}" --epochs 3 \
+    --seed 3 --log log.jsonl --log-interval 0.01 -q
+check_cmd "train writes a model" test "$rc" -eq 0 -a -s m1.safetensors
 check_cmd "train writes a checkpoint beside it" test -s m1.safetensors.ckpt
 check_cmd "--log: JSON lines, the last with tokens_per_s" python3 -c '
 import json, sys
@@ -59,20 +45,21 @@ assert rows[0]["event"] == "start" and rows[0]["params"] > 0, rows[0]
 assert sum(r["event"] == "epoch" for r in rows) == 3
 assert rows[-1]["event"] == "end" and rows[-1]["tokens_per_s"] > 0, rows[-1]
 '
-"$SEQLM" train --train train.txt --valid valid.txt -o m2.safetensors "${SMALL[@]}" --epochs 3 \
-    --seed 3 -q 2>err.txt
+run "$SEQLM" train --train train.txt --valid valid.txt -o m2.safetensors "${SMALL[@]}" --epochs 3 \
+    --seed 3 -q
 check_cmd "the same seed gives a byte-identical model" cmp -s m1.safetensors m2.safetensors
-"$SEQLM" train --train train.txt -o m3.safetensors "${SMALL[@]}" --epochs 1 --seed 4 -q 2>err.txt
+run "$SEQLM" train --train train.txt -o m3.safetensors "${SMALL[@]}" --epochs 1 --seed 4 -q
 check_cmd "another seed gives another model" test -s m3.safetensors
-if cmp -s m1.safetensors m3.safetensors; then fail "seeds differ but models are equal"; fi
-"$SEQLM" train --train train.txt -o m4.safetensors "${SMALL[@]}" --epochs 1 2>err.txt
-check_cmd "progress: parameter count and memory at the start" grep -q "parameters, about" err.txt
-check_cmd "no --valid says the last model is kept" grep -q "last model is kept" err.txt
+check_cmd "another seed: not the same bytes" eval '! cmp -s m1.safetensors m3.safetensors'
+run "$SEQLM" train --train train.txt -o m4.safetensors "${SMALL[@]}" --epochs 1
+check_cmd "progress: parameter count and memory at the start" \
+    grep -q "parameters, about" "$T/stderr"
+check_cmd "no --valid says the last model is kept" grep -q "last model is kept" "$T/stderr"
 
 # --- kill -9, resume: the same bits as an uninterrupted run ----------------------------------
 RUN=(--train big.txt -u char --layers 1 --hidden 64 --embedding 16 --batch 16 --bptt 32
     --threads 1 --dropout 0.1 --optimizer adam --max-steps 120 --checkpoint-every 5 -q)
-"$SEQLM" train "${RUN[@]}" -o a.safetensors --checkpoint a.ckpt 2>err.txt
+run "$SEQLM" train "${RUN[@]}" -o a.safetensors --checkpoint a.ckpt
 check_cmd "uninterrupted run with --max-steps" test -s a.safetensors
 "$SEQLM" train "${RUN[@]}" -o b.safetensors --checkpoint b.ckpt 2>err.txt &
 pid=$!
@@ -83,23 +70,19 @@ done
 sleep 0.2
 if kill -9 "$pid" 2>/dev/null; then
     wait "$pid" 2>/dev/null
-    echo "     (killed after $(python3 -c '
-import json, struct
-f = open("b.ckpt", "rb"); n = struct.unpack("<Q", f.read(8))[0]
-print(json.loads(f.read(n))["__metadata__"]["run.step"])') updates)"
+    echo "     (killed after $(st_meta b.ckpt run.step) updates)"
 else
     wait "$pid"
     echo "     (the run ended before the kill; resuming from its last checkpoint)"
 fi
-"$SEQLM" train --resume b.ckpt -o b.safetensors 2>err.txt
-rc=$?
-check_cmd "resume after kill -9 succeeds" test $rc -eq 0
+run "$SEQLM" train --resume b.ckpt -o b.safetensors
+check_cmd "resume after kill -9 succeeds" test "$rc" -eq 0
 check_cmd "resumed model is byte-identical to the uninterrupted one" cmp -s a.safetensors b.safetensors
 
 # --- resume keeps the checkpoint's --log-interval unless given ----------------------------------
-"$SEQLM" train "${RUN[@]}" --max-steps 10 --log-interval 0.000001 -o li.safetensors \
-    --checkpoint li.ckpt 2>err.txt
-"$SEQLM" train --resume li.ckpt --max-steps 20 --log li.jsonl -o li.safetensors 2>err.txt
+run "$SEQLM" train "${RUN[@]}" --max-steps 10 --log-interval 0.000001 -o li.safetensors \
+    --checkpoint li.ckpt
+run "$SEQLM" train --resume li.ckpt --max-steps 20 --log li.jsonl -o li.safetensors
 check_cmd "resume: the checkpoint's log interval (an interval line per update)" \
     test "$(grep -c '"event":"interval"' li.jsonl)" -ge 5
 
@@ -113,76 +96,68 @@ done
 kill -INT "$pid"
 wait "$pid"
 rc=$?
-check_cmd "SIGINT: exit 1 and a message naming the checkpoint to resume" \
-    test $rc -eq 1 -a -s c.ckpt && grep -q "resume c.ckpt" int.txt
+check_cmd "SIGINT: exit 1 and a checkpoint" test "$rc" -eq 1 -a -s c.ckpt
+grep -q "resume c.ckpt" int.txt
+st=$?
+check "SIGINT: a message naming the checkpoint to resume" $st "its stderr: $(tail -n 1 int.txt)"
 
 # --- bad usage: exit 2 -----------------------------------------------------------------------
-expect_exit "unknown flag" 2 "$SEQLM" train --train train.txt -o x.st --bogus
-expect_exit "unknown --arch" 2 "$SEQLM" train --train train.txt -o x.st --arch transformer
-expect_exit "--hidden 0" 2 "$SEQLM" train --train train.txt -o x.st --hidden 0
-expect_exit "--batch -1" 2 "$SEQLM" train --train train.txt -o x.st --batch -1
-expect_exit "--lr nan" 2 "$SEQLM" train --train train.txt -o x.st --lr nan
-expect_exit "--tie-weights with hidden != embedding" 2 \
+expect_error "unknown flag (exit 2)" 2 -- "$SEQLM" train --train train.txt -o x.st --bogus
+expect_error "unknown --arch (exit 2)" 2 -- \
+    "$SEQLM" train --train train.txt -o x.st --arch transformer
+expect_error "--hidden 0 (exit 2)" 2 -- "$SEQLM" train --train train.txt -o x.st --hidden 0
+expect_error "--batch -1 (exit 2)" 2 -- "$SEQLM" train --train train.txt -o x.st --batch -1
+expect_error "--lr nan (exit 2)" 2 -- "$SEQLM" train --train train.txt -o x.st --lr nan
+expect_error "--tie-weights with hidden != embedding (exit 2)" 2 -- \
     "$SEQLM" train --train train.txt -o x.st --tie-weights --hidden 32 --embedding 16
-expect_exit "--direct without --arch window" 2 "$SEQLM" train --train train.txt -o x.st --direct
-expect_exit "--vocab with --min-count" 2 \
+expect_error "--direct without --arch window (exit 2)" 2 -- \
+    "$SEQLM" train --train train.txt -o x.st --direct
+expect_error "--vocab with --min-count (exit 2)" 2 -- \
     "$SEQLM" train --train train.txt -o x.st --vocab v.txt --min-count 2
-expect_exit "missing -o" 2 "$SEQLM" train --train train.txt
-expect_exit "--resume with a model flag" 2 "$SEQLM" train --resume b.ckpt --hidden 10
-expect_exit "plot: bad output suffix" 2 "$SEQLM" plot log.jsonl -o curves.jpg
+expect_error "missing -o (exit 2)" 2 -- "$SEQLM" train --train train.txt
+expect_error "--resume with a model flag (exit 2)" 2 -- "$SEQLM" train --resume b.ckpt --hidden 10
+expect_error "plot: bad output suffix (exit 2)" 2 -- "$SEQLM" plot log.jsonl -o curves.jpg
 
 # --- the shared training options: train's defaults and the messages -------------------------
-# expect_message NAME TEXT COMMAND...: exit 2 and TEXT in the one error line
-expect_message() {
-    local name=$1 text=$2
-    shift 2
-    "$@" >out.txt 2>err.txt
-    local got=$?
-    if [ "$got" -eq 2 ] && grep "^seqlm: error:" err.txt | grep -qF -- "$text"; then
-        pass "$name"
-    else
-        fail "$name: exit $got, expected 2 and '$text'; stderr: $(head -c 300 err.txt)"
-    fi
-}
 ONE=(--train train.txt -o opt.st "${SMALL[@]}" --max-steps 1 --checkpoint none)
-"$SEQLM" train "${ONE[@]}" --optimizer adam 2>err.txt
-check_cmd "--optimizer adam: adam's rate" grep -q "; adam lr 0.001, clip 0.25" err.txt
-"$SEQLM" train "${ONE[@]}" --optimizer adam --optimizer sgd 2>err.txt
-check_cmd "--optimizer sgd: train's rate 20" grep -q "; sgd lr 20, clip 0.25" err.txt
-"$SEQLM" train "${ONE[@]}" --lr 0.5 --optimizer adam --clip 1 2>err.txt
-check_cmd "--lr before --optimizer is kept" grep -q "; adam lr 0.5, clip 1," err.txt
-expect_message "--epochs 0" "--epochs must be an integer >= 1, not '0'" \
+run "$SEQLM" train "${ONE[@]}" --optimizer adam
+check_cmd "--optimizer adam: adam's rate" grep -q "; adam lr 0.001, clip 0.25" "$T/stderr"
+run "$SEQLM" train "${ONE[@]}" --optimizer adam --optimizer sgd
+check_cmd "--optimizer sgd: train's rate 20" grep -q "; sgd lr 20, clip 0.25" "$T/stderr"
+run "$SEQLM" train "${ONE[@]}" --lr 0.5 --optimizer adam --clip 1
+check_cmd "--lr before --optimizer is kept" grep -q "; adam lr 0.5, clip 1," "$T/stderr"
+expect_error "--epochs 0" 2 "--epochs must be an integer >= 1, not '0'" -- \
     "$SEQLM" train --train train.txt -o x.st --epochs 0
-expect_message "--threads beyond 4096" "--threads must be an integer from 1 to 4096" \
+expect_error "--threads beyond 4096" 2 "--threads must be an integer from 1 to 4096" -- \
     "$SEQLM" train --train train.txt -o x.st --threads 5000
-expect_message "--lr-decay below 1" "--lr-decay must be a number >= 1, not '0.5'" \
+expect_error "--lr-decay below 1" 2 "--lr-decay must be a number >= 1, not '0.5'" -- \
     "$SEQLM" train --train train.txt -o x.st --lr-decay 0.5
-expect_message "unknown --optimizer" "unknown --optimizer 'lion' (sgd, adagrad," \
+expect_error "unknown --optimizer" 2 "unknown --optimizer 'lion' (sgd, adagrad," -- \
     "$SEQLM" train --train train.txt -o x.st --optimizer lion
-expect_message "a long option without its value" "option '--lr' needs a value" \
+expect_error "a long option without its value" 2 "option '--lr' needs a value" -- \
     "$SEQLM" train --train train.txt -o x.st --lr
-expect_message "--resume names the flag it cannot change" "--hidden cannot be changed" \
+expect_error "--resume names the flag it cannot change" 2 "--hidden cannot be changed" -- \
     "$SEQLM" train --resume b.ckpt --hidden 10
 
 # --- bad input: exit 1 -----------------------------------------------------------------------
-expect_exit "a text too short for one window" 1 \
+expect_error "a text too short for one window (exit 1)" 1 -- \
     "$SEQLM" train --train short.txt -o x.st --batch 20 -q
-expect_exit "an empty validation text" 1 \
+expect_error "an empty validation text (exit 1)" 1 -- \
     "$SEQLM" train --train train.txt --valid empty.txt -o x.st "${SMALL[@]}" -q
-expect_exit "a missing training file" 1 "$SEQLM" train --train nope.txt -o x.st -q
-expect_exit "--resume of a model file (not a checkpoint)" 1 \
+expect_error "a missing training file (exit 1)" 1 -- "$SEQLM" train --train nope.txt -o x.st -q
+expect_error "--resume of a model file (not a checkpoint) (exit 1)" 1 -- \
     "$SEQLM" train --resume m1.safetensors -o x.st -q
-expect_exit "a diverging run" 1 \
+expect_error "a diverging run (exit 1)" 1 -- \
     "$SEQLM" train --train train.txt -o nan.st "${SMALL[@]}" --lr 1e9 --clip 0 -q
-check_cmd "the divergence message suggests a lower --lr" grep -q -- "--lr" err.txt
+check_cmd "the divergence message suggests a lower --lr" grep -q -- "--lr" "$T/stderr"
 
 # --- plot ------------------------------------------------------------------------------------
 if command -v gnuplot >/dev/null 2>&1; then
-    "$SEQLM" plot log.jsonl -o curves.png 2>err.txt
+    run "$SEQLM" plot log.jsonl -o curves.png
     check_cmd "plot writes a PNG" python3 -c '
 import sys
 sys.exit(open("curves.png", "rb").read(8) != b"\x89PNG\r\n\x1a\n")'
-    "$SEQLM" plot log.jsonl -o curves.svg 2>err.txt
+    run "$SEQLM" plot log.jsonl -o curves.svg
     check_cmd "plot writes an SVG" grep -q "<svg" curves.svg
 else
     echo "SKIP: seqlm plot (gnuplot is not installed)"
