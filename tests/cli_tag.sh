@@ -144,6 +144,9 @@ expect_error "--max-word-chars 4097" 2 "--max-word-chars must be an integer from
 expect_error "--max-word-chars without --char-dim" 2 \
     "--max-word-chars is for the character BiLSTM of --char-dim N" -- \
     "$SEQLM" tag train --train "$DATAF" -o x.st --max-word-chars 8
+expect_error "--char-hidden without --char-dim" 2 \
+    "--char-hidden sizes the character BiLSTM of --char-dim N" -- \
+    "$SEQLM" tag train --train "$DATAF" -o x.st --char-hidden 8
 expect_error "--max-word-chars with eval" 2 "unknown option '--max-word-chars'" -- \
     "$SEQLM" tag eval -m mw.st --max-word-chars 8 "$DATAF"
 

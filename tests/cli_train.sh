@@ -57,24 +57,24 @@ check_cmd "progress: parameter count and memory at the start" \
 check_cmd "no --valid says the last model is kept" grep -q "last model is kept" "$T/stderr"
 
 # --- kill -9, resume: the same bits as an uninterrupted run ----------------------------------
+# 600 updates take about 1.2 s here (2 ms each), so the kill, 50 ms after the first checkpoint
+# (update 5), lands mid-run; the check below fails if the run ended first.
 RUN=(--train big.txt -u char --layers 1 --hidden 64 --embedding 16 --batch 16 --bptt 32
-    --threads 1 --dropout 0.1 --optimizer adam --max-steps 120 --checkpoint-every 5 -q)
+    --threads 1 --dropout 0.1 --optimizer adam --max-steps 600 --checkpoint-every 5 -q)
 run "$SEQLM" train "${RUN[@]}" -o a.safetensors --checkpoint a.ckpt
 check_cmd "uninterrupted run with --max-steps" test -s a.safetensors
 "$SEQLM" train "${RUN[@]}" -o b.safetensors --checkpoint b.ckpt 2>err.txt &
 pid=$!
-for _ in $(seq 1 400); do
+for _ in $(seq 1 1000); do
     [ -s b.ckpt ] && break
     sleep 0.01
 done
-sleep 0.2
-if kill -9 "$pid" 2>/dev/null; then
-    wait "$pid" 2>/dev/null
-    echo "     (killed after $(st_meta b.ckpt run.step) updates)"
-else
-    wait "$pid"
-    echo "     (the run ended before the kill; resuming from its last checkpoint)"
-fi
+sleep 0.05
+killed=1
+kill -9 "$pid" 2>/dev/null || killed=0
+wait "$pid" 2>/dev/null
+check_cmd "kill -9 lands mid-run (after $(st_meta b.ckpt run.step) of 600 updates)" \
+    test "$killed" -eq 1 -a ! -e b.safetensors
 run "$SEQLM" train --resume b.ckpt -o b.safetensors
 check_cmd "resume after kill -9 succeeds" test "$rc" -eq 0
 check_cmd "resumed model is byte-identical to the uninterrupted one" cmp -s a.safetensors b.safetensors
