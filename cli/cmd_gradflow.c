@@ -228,53 +228,41 @@ static int draw(const char *out, const model *ms, int n, const char *data,
     return 0;
 }
 
-enum {
-    O_DATA = 256,
-    O_ARCH,
-    O_UNTRAINED,
-    O_LAYERS,
-    O_HIDDEN,
-    O_EMB,
-    O_SEED,
-    O_WINDOWS,
-    O_BATCH,
-    O_WARMUP,
-    O_THREADS,
-    O_STAT,
-    O_NORM,
-    O_JSON,
-    O_PLOT
-};
+enum { O_DATA = 256, O_ARCH, O_UNTRAINED, O_WINDOWS, O_WARMUP, O_STAT, O_NORM, O_JSON, O_PLOT };
 
 int cmd_gradflow(int argc, char **argv) {
-    static const struct option opts[] = {{"model", required_argument, 0, 'm'},
-                                         {"arch", required_argument, 0, O_ARCH},
-                                         {"untrained", no_argument, 0, O_UNTRAINED},
-                                         {"layers", required_argument, 0, O_LAYERS},
-                                         {"hidden", required_argument, 0, O_HIDDEN},
-                                         {"embedding", required_argument, 0, O_EMB},
-                                         {"unit", required_argument, 0, 'u'},
-                                         {"seed", required_argument, 0, O_SEED},
-                                         {"data", required_argument, 0, O_DATA},
-                                         {"length", required_argument, 0, 'T'},
-                                         {"windows", required_argument, 0, O_WINDOWS},
-                                         {"batch", required_argument, 0, O_BATCH},
-                                         {"warmup", required_argument, 0, O_WARMUP},
-                                         {"threads", required_argument, 0, O_THREADS},
-                                         {"stat", required_argument, 0, O_STAT},
-                                         {"normalize", no_argument, 0, O_NORM},
-                                         {"json", no_argument, 0, O_JSON},
-                                         {"plot", required_argument, 0, O_PLOT},
-                                         {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
+    static const struct option own[] = {{"model", required_argument, 0, 'm'},
+                                        {"arch", required_argument, 0, O_ARCH},
+                                        {"untrained", no_argument, 0, O_UNTRAINED},
+                                        {"unit", required_argument, 0, 'u'},
+                                        {"data", required_argument, 0, O_DATA},
+                                        {"length", required_argument, 0, 'T'},
+                                        {"windows", required_argument, 0, O_WINDOWS},
+                                        {"warmup", required_argument, 0, O_WARMUP},
+                                        {"stat", required_argument, 0, O_STAT},
+                                        {"normalize", no_argument, 0, O_NORM},
+                                        {"json", no_argument, 0, O_JSON},
+                                        {"plot", required_argument, 0, O_PLOT},
+                                        {"help", no_argument, 0, 'h'},
+                                        {0, 0, 0, 0}};
     const char *cmd = "gradflow", *data = NULL, *plot = NULL;
     model ms[MAX_MODELS];
     memset(ms, 0, sizeof ms);
     int n = 0, untrained = 0, geo = 0, norm = 0, json = 0, threads = 0, c;
-    int n_arch = 0, set_untrained_opts = 0;
+    int n_arch = 0, set_unit = 0;
     seqlm_lm_config mc = seqlm_lm_default_config();
     uint64_t seed = 1;
     seqlm_gradflow_config gc = seqlm_gradflow_default_config();
+    cli_train_opts t = {.seed = &seed,
+                        .threads = &threads,
+                        .batch = &gc.batch,
+                        .batch_max = 100000,
+                        .layers = &mc.layers,
+                        .hidden = &mc.hidden,
+                        .embedding = &mc.embedding,
+                        .size_max = 1 << 20};
+    struct option opts[32];
+    cli_train_table(opts, sizeof opts / sizeof *opts, &t, own);
     long long v;
     while ((c = cli_getopt(argc, argv, ":m:u:T:h", opts, cmd)) != -1) {
         switch (c) {
@@ -298,33 +286,9 @@ int cmd_gradflow(int argc, char **argv) {
         case O_UNTRAINED:
             untrained = 1;
             break;
-        case O_LAYERS:
-            if (cli_int(optarg, 1, SEQLM_MAX_LAYERS, &v))
-                return cli_usage(cmd, "--layers must be an integer from 1 to %d, not '%s'",
-                                 SEQLM_MAX_LAYERS, optarg);
-            mc.layers = (int)v;
-            set_untrained_opts = 1;
-            break;
-        case O_HIDDEN:
-            if (cli_int(optarg, 1, 1 << 20, &v))
-                return cli_usage(cmd, "--hidden must be an integer >= 1, not '%s'", optarg);
-            mc.hidden = (int)v;
-            set_untrained_opts = 1;
-            break;
-        case O_EMB:
-            if (cli_int(optarg, 1, 1 << 20, &v))
-                return cli_usage(cmd, "--embedding must be an integer >= 1, not '%s'", optarg);
-            mc.embedding = (int)v;
-            set_untrained_opts = 1;
-            break;
         case 'u':
             if (cli_unit(cmd, optarg, &mc.unit)) return EXIT_USAGE;
-            set_untrained_opts = 1;
-            break;
-        case O_SEED:
-            if (cli_seed(cmd, optarg, &v)) return EXIT_USAGE;
-            seed = (uint64_t)v;
-            set_untrained_opts = 1;
+            set_unit = 1;
             break;
         case O_DATA:
             data = optarg;
@@ -340,20 +304,10 @@ int cmd_gradflow(int argc, char **argv) {
                 return cli_usage(cmd, "--windows must be an integer >= 1, not '%s'", optarg);
             gc.windows = (int)v;
             break;
-        case O_BATCH:
-            if (cli_int(optarg, 1, 100000, &v))
-                return cli_usage(cmd, "--batch must be an integer >= 1, not '%s'", optarg);
-            gc.batch = (int)v;
-            break;
         case O_WARMUP:
             if (cli_int(optarg, 0, 100000000, &v))
                 return cli_usage(cmd, "--warmup must be an integer >= 0, not '%s'", optarg);
             gc.warmup = (int)v;
-            break;
-        case O_THREADS:
-            if (cli_int(optarg, 1, 4096, &v))
-                return cli_usage(cmd, "--threads must be an integer >= 1, not '%s'", optarg);
-            threads = (int)v;
             break;
         case O_STAT:
             if (strcmp(optarg, "mean") == 0)
@@ -376,9 +330,12 @@ int cmd_gradflow(int argc, char **argv) {
             fputs(help, stdout);
             return 0;
         default:
-            return EXIT_USAGE;
+            if (cli_train_option(cmd, c, optarg, &t)) return EXIT_USAGE;
         }
     }
+    const uint64_t model_opts = CLI_GIVEN(CLI_O_LAYERS) | CLI_GIVEN(CLI_O_HIDDEN) |
+                                CLI_GIVEN(CLI_O_EMBEDDING) | CLI_GIVEN(CLI_O_SEED);
+    int set_untrained_opts = set_unit || (t.given & model_opts);
     if (optind != argc)
         return cli_usage(cmd, "unexpected argument '%s' (the text goes after --data)",
                          argv[optind]);
