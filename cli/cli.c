@@ -74,7 +74,10 @@ int cli_getopt(int argc, char **argv, const char *shortopts, const struct option
             cli_usage(cmd, "option '%s' needs a value", arg);
         else if (c == ':')
             cli_usage(cmd, "option -%c needs a value", optopt);
-        else if (optopt && !is_long)
+        /* '?' with optopt set: an unknown short option (argv[optind - 1] is then not it when
+         * it sits inside a cluster such as -xq), or a value given to a long option that takes
+         * none (--json=x) */
+        else if (optopt && !(is_long && strchr(arg, '=')))
             cli_usage(cmd, "unknown option -%c", optopt);
         else if (arg && strchr(arg, '='))
             cli_usage(cmd, "unknown or malformed option '%s'", arg);

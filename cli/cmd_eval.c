@@ -38,7 +38,7 @@ static const char help[] =
     "      --threads N      threads for the neural model (default: all cores)\n"
     "      --precision P    recurrent models: fp32 (default) or bf16, which rounds the output\n"
     "                       layer's inputs and weights to bfloat16 and sums in fp32 (CPUs with\n"
-    "                       AVX512_BF16): about 1.6x as fast; log-probabilities move by 0.003\n"
+    "                       AVX512_BF16): 1.35-1.6x as fast; log-probabilities move by 0.003\n"
     "                       nats on average, perplexity by about 0.005% (docs/eval.md)\n"
     "\n"
     "Output (plain): KEY<TAB>VALUE lines perplexity, tokens, nll (nats), bpc (nll / tokens /\n"
@@ -293,6 +293,11 @@ int cmd_eval(int argc, char **argv) {
 
     seqlm_lm *lm = seqlm_lm_load(model, NULL, &err);
     if (!lm) return cli_fail_err(&err);
+    if (prec != SEQLM_PRECISION_FP32 && seqlm_lm_config_of(lm)->arch == SEQLM_ARCH_WINDOW) {
+        seqlm_lm_free(lm);
+        return cli_usage(cmd, "--precision bf16 is for recurrent models; %s is a window model",
+                         model);
+    }
     if (seqlm_lm_set_eval_precision(lm, prec, &err) != SEQLM_OK) {
         seqlm_lm_free(lm);
         return cli_fail("--precision bf16: %s", err.msg);

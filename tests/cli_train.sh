@@ -48,7 +48,8 @@ assert rows[-1]["event"] == "end" and rows[-1]["tokens_per_s"] > 0, rows[-1]
 run "$SEQLM" train --train train.txt --valid valid.txt -o m2.safetensors "${SMALL[@]}" --epochs 3 \
     --seed 3 -q
 check_cmd "the same seed gives a byte-identical model" cmp -s m1.safetensors m2.safetensors
-run "$SEQLM" train --train train.txt -o m3.safetensors "${SMALL[@]}" --epochs 1 --seed 4 -q
+run "$SEQLM" train --train train.txt --valid valid.txt -o m3.safetensors "${SMALL[@]}" --epochs 3 \
+    --seed 4 -q
 check_cmd "another seed gives another model" test -s m3.safetensors
 check_cmd "another seed: not the same bytes" eval '! cmp -s m1.safetensors m3.safetensors'
 run "$SEQLM" train --train train.txt -o m4.safetensors "${SMALL[@]}" --epochs 1

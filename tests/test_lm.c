@@ -507,8 +507,7 @@ static void golden_eval(const char *file) {
         assert_int_equal(seqlm_lm_set_eval_precision(m, SEQLM_PRECISION_FP32, &err), SEQLM_OK);
     } else {
         printf("SKIP: bf16 evaluation (this CPU has no AVX512_BF16)\n");
-        assert_int_equal(seqlm_lm_set_eval_precision(m, SEQLM_PRECISION_BF16, &err),
-                         SEQLM_ERR_ARG);
+        assert_int_equal(seqlm_lm_set_eval_precision(m, SEQLM_PRECISION_BF16, &err), SEQLM_ERR_ARG);
     }
     /* any batch predicts every target once */
     for (int B = 2; B <= 40; B += 7) {
@@ -524,6 +523,27 @@ static void test_eval_golden(void **state) {
     (void)state;
     golden_eval("lmeval_lstm.safetensors");
     golden_eval("lmeval_gru_tied.safetensors");
+}
+
+/* A NaN weight (a diverged or damaged model) is an error that says so, not a perplexity. */
+static void test_eval_nan_model(void **state) {
+    (void)state;
+    seqlm_error err;
+    seqlm_lm *m = seqlm_lm_load(golden_path("lmeval_lstm.safetensors"), NULL, &err);
+    if (!m) fail_msg("%s", err.msg);
+    seqlm_params *p = seqlm_lm_params(m);
+    int t = seqlm_params_find(p, "decoder.weight");
+    assert_true(t >= 0);
+    seqlm_params_value(p, t)[0] = NAN; /* word 0's row: <unk>, a target of no line */
+    seqlm_lm_eval_result r;
+    for (int prec = 0; prec < 2; prec++) {
+        if (seqlm_lm_set_eval_precision(m, (seqlm_precision)prec, &err) != SEQLM_OK) continue;
+        assert_int_equal(
+            seqlm_lm_eval(m, golden_path("lmeval_text.txt"), 3, 4, NULL, NULL, &r, &err),
+            SEQLM_ERR_DATA);
+        assert_non_null(strstr(err.msg, "NaN log-probabilities"));
+    }
+    seqlm_lm_free(m);
 }
 
 static void test_eval_window_and_errors(void **state) {
@@ -579,11 +599,17 @@ static void test_train_bytes(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_arch_names),    cmocka_unit_test(test_create_rejects),
-        cmocka_unit_test(test_save_load),     cmocka_unit_test(test_load_errors),
-        cmocka_unit_test(test_window_manual), cmocka_unit_test(test_gradcheck),
-        cmocka_unit_test(test_carry),         cmocka_unit_test(test_stream),
-        cmocka_unit_test(test_eval_golden),   cmocka_unit_test(test_eval_window_and_errors),
+        cmocka_unit_test(test_arch_names),
+        cmocka_unit_test(test_create_rejects),
+        cmocka_unit_test(test_save_load),
+        cmocka_unit_test(test_load_errors),
+        cmocka_unit_test(test_window_manual),
+        cmocka_unit_test(test_gradcheck),
+        cmocka_unit_test(test_carry),
+        cmocka_unit_test(test_stream),
+        cmocka_unit_test(test_eval_golden),
+        cmocka_unit_test(test_eval_nan_model),
+        cmocka_unit_test(test_eval_window_and_errors),
         cmocka_unit_test(test_train_bytes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

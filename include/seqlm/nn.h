@@ -205,8 +205,8 @@ seqlm_stack_pack *seqlm_stack_pack_create(const seqlm_rnn_stack *s, const seqlm_
 void seqlm_stack_pack_free(seqlm_stack_pack *k);
 /* seqlm_rnn_stack_forward for evaluation (no dropout, no cache, every row live): x (T, B, I) ->
  * y (T, B, H); the state h (L, B, H) and, for LSTM, c (L, B, H) are read and updated in place.
- * A row's result depends only on that row and not on the thread count; it agrees with
- * seqlm_rnn_stack_forward to rounding. */
+ * The result does not depend on the thread count; it agrees with seqlm_rnn_stack_forward to
+ * rounding. */
 void seqlm_stack_pack_forward(seqlm_stack_pack *k, const float *x, int T, int B, float *h, float *c,
                               float *y);
 
@@ -263,8 +263,9 @@ typedef struct seqlm_output_pack seqlm_output_pack;
 seqlm_output_pack *seqlm_output_pack_create(const seqlm_output *o, const seqlm_params *p,
                                             seqlm_precision prec);
 void seqlm_output_pack_free(seqlm_output_pack *k);
-/* As seqlm_output_score (the same contract, NaN also for a target outside [0, V)); a row's
- * result depends only on that row, not on N or the thread count. fp32 results agree with
+/* As seqlm_output_score (the same contract, NaN also for a target outside [0, V) and for a row
+ * with a NaN logit); the result does not depend on the thread count, and with the AVX-512 kernels
+ * a row's result depends only on that row (not on N). fp32 results agree with
  * seqlm_output_score to rounding (the products are summed in another order). */
 double seqlm_output_pack_score(const seqlm_output_pack *k, const float *h, size_t N,
                                const int32_t *targets, int32_t ignore_index, float *lp);

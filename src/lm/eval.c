@@ -128,10 +128,19 @@ seqlm_status seqlm_lm_eval(seqlm_lm *m, const char *path, int batch, int bptt,
                 x[j] = k < n ? (k ? s.ids[k - 1] : (int32_t)SEQLM_EOS) : (int32_t)SEQLM_EOS;
                 y[j] = k < n ? s.ids[k] : -100;
             }
+        memset(out, 0, Tw * B * sizeof *out);
         double part = pack ? lm_score_packed(m, w, spack, pack, x, y, (int)Tw, out)
                            : seqlm_lm_score(m, w, x, y, (int)Tw, out);
-        if (part != part) {
-            st = seqlm_error_set(err, SEQLM_ERR_NOMEM, "%s: out of memory", path);
+        if (part != part) { /* NaN: a log-probability that is NaN, or out of memory */
+            int bad = 0;
+            for (size_t j = 0; j < Tw * B && !bad; j++) bad = out[j] != out[j];
+            if (bad)
+                st = seqlm_error_set(err, SEQLM_ERR_DATA,
+                                     "%s: the model gives NaN log-probabilities (its weights are "
+                                     "not finite: a diverged or damaged model?)",
+                                     path);
+            else
+                st = seqlm_error_set(err, SEQLM_ERR_NOMEM, "%s: out of memory", path);
             goto done;
         }
         nll += part;

@@ -71,6 +71,10 @@ static const tile_fn tiles[13] = {NULL,   tile_1, tile_2, tile_3,  tile_4,  tile
 
 void panel_gemm(const float *h, size_t rows, size_t ldh, size_t K, const float *P, size_t npanels,
                 float *out, size_t ldo) {
+    if (!panel_have_avx512()) { /* an x86-64 CPU without AVX-512 */
+        panel_gemm_naive(h, rows, ldh, K, P, npanels, out, ldo);
+        return;
+    }
     for (size_t r0 = 0; r0 < rows; r0 += 12) {
         size_t r = rows - r0 < 12 ? rows - r0 : 12;
         for (size_t pn = 0; pn < npanels; pn++)

@@ -4,8 +4,8 @@
  * panels of PANEL_NR = 32 columns, P[panel][k][32] (columns past the end are zero), so that a
  * tile of up to 12 rows x 32 columns is summed in registers with two aligned loads per k and no
  * packing per call. output_pack.c fuses the softmax statistics into its own tile; rnn_pack.c
- * uses panel_gemm for the recurrent products. Callers check panel_have_avx512() first: there is
- * no portable fallback here, the callers keep their BLAS paths for other CPUs. */
+ * uses panel_gemm for the recurrent products. Other CPUs get the naive reference, which is slow:
+ * the callers check panel_have_avx512() and keep their BLAS paths there. */
 #ifndef SEQLM_NN_PANEL_H
 #define SEQLM_NN_PANEL_H
 
@@ -27,9 +27,9 @@ static inline size_t panel_count(size_t cols) {
 void panel_pack(const float *W, size_t K, const int *row, size_t cols, float *P);
 
 /* out (rows, npanels * PANEL_NR, row stride ldo) = h (rows, K, row stride ldh) P^T; the
- * register kernel on x86-64, panel_gemm_naive elsewhere. A row's result depends only on that
- * row (any rows, any tiling). panel_gemm_naive is the reference it is tested against (sums in
- * double). */
+ * register kernel where panel_have_avx512(), panel_gemm_naive elsewhere. A row's result depends
+ * only on that row (any rows, any tiling). panel_gemm_naive is the reference it is tested against
+ * (sums in double). */
 void panel_gemm(const float *h, size_t rows, size_t ldh, size_t K, const float *P, size_t npanels,
                 float *out, size_t ldo);
 void panel_gemm_naive(const float *h, size_t rows, size_t ldh, size_t K, const float *P,

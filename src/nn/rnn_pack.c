@@ -12,9 +12,10 @@
  *   the cell for units u0..u1-1 of every row        (the gates of those units are all here)
  *
  * and one barrier before the next step reads the whole h_t. The thread team lives for the whole
- * window. Each output is a k-ordered sum of one row with one column, so the result depends
- * neither on the thread count nor on B; it agrees with seqlm_rnn_stack_forward to rounding (BLAS
- * sums in another order, and adds the input part first).
+ * window. Each recurrent product is a k-ordered sum of one row with one column, so the result
+ * does not depend on the thread count; it agrees with seqlm_rnn_stack_forward to rounding (BLAS
+ * may sum in another order; the input projections stay BLAS products, whose rounding may depend
+ * on their shape).
  *
  * The input projections A = X W_ih^T + b (all T steps at once) stay large BLAS products.
  * Not here: training (no cache, no dropout), padding (every row is live), bidirectional stacks.
