@@ -93,8 +93,8 @@ static void out_case_make(out_case *c, int H, int V, size_t N, float hs, uint64_
     assert_non_null(c->t);
     for (size_t n = 0; n < N; n++)
         c->t[n] = n % 7 == 3 ? -100 : (int32_t)(seqlm_rng_next(&rng) % (uint64_t)V);
-    c->t[0] = V - 1; /* the last real column, in the padded last panel */
-    c->t[2] = 0;
+    if (N > 0) c->t[0] = V - 1; /* the last real column, in the padded last panel */
+    if (N > 2) c->t[2] = 0;
 }
 
 static void out_case_free(out_case *c) {

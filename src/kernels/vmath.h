@@ -64,7 +64,9 @@ static inline float vexpf(float x) {
     p = p * r + 5.0000001201e-1f;
     p = p * r * r + r + 1.0f;
     fbits tb = {t}, pow2;
-    pow2.i = (tb.i - 0x4B400000 + 127) * (1 << 23); /* 2^n, n in [-126, 127] */
+    /* 2^n, n in [-126, 127]; in unsigned arithmetic, so that a NaN x (whose t is NaN) gives
+     * garbage bits rather than a signed overflow */
+    pow2.i = (int32_t)(((uint32_t)tb.i - 0x4B400000u + 127u) << 23);
     return blend(x < -87.0f, 0.0f, p * pow2.f);
 }
 
