@@ -85,13 +85,6 @@ static uint32_t bf16_pair(const float *x, int k, int n) { /* (x[k], x[k+1]), 0 p
 #define AVX512     __attribute__((target("avx512f,avx512dq,avx512vl,avx512bw,fma")))
 #define AVX512BF16 __attribute__((target("avx512f,avx512dq,avx512vl,avx512bw,fma,avx512bf16")))
 
-static int have_avx512(void) {
-    return panel_have_avx512();
-}
-static int have_bf16(void) {
-    return panel_have_bf16();
-}
-
 /* exp(x) on 16 lanes: vexpf of kernels/vmath.h (Cephes' degree-6 polynomial, about 2 ulp),
  * 0 below -87. */
 static inline AVX512 __m512 exp16(__m512 x) {
@@ -196,16 +189,10 @@ static AVX512BF16 void tile_bf16(const uint32_t *h2, int K2, const uint32_t *P, 
 }
 #else
 #define HAVE_KERNELS 0
-static int have_avx512(void) {
-    return 0;
-}
-static int have_bf16(void) {
-    return 0;
-}
 #endif
 
 int seqlm_precision_supported(seqlm_precision prec) {
-    return prec == SEQLM_PRECISION_FP32 || (prec == SEQLM_PRECISION_BF16 && have_bf16());
+    return prec == SEQLM_PRECISION_FP32 || (prec == SEQLM_PRECISION_BF16 && panel_have_bf16());
 }
 
 seqlm_output_pack *seqlm_output_pack_create(const seqlm_output *o, const seqlm_params *p,
@@ -220,7 +207,7 @@ seqlm_output_pack *seqlm_output_pack_create(const seqlm_output *o, const seqlm_p
     k->V = o->V;
     k->K2 = (o->H + 1) / 2;
     k->panels = (o->V + NR - 1) / NR;
-    k->kernel = prec == SEQLM_PRECISION_BF16 || have_avx512();
+    k->kernel = prec == SEQLM_PRECISION_BF16 || panel_have_avx512();
     if (!k->kernel) return k;
     size_t H = (size_t)k->H, V = (size_t)k->V, K2 = (size_t)k->K2, np = (size_t)k->panels;
     const float *W = seqlm_params_value(p, o->proj.weight);
